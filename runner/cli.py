@@ -1,0 +1,201 @@
+"""Command line of mtls-runner: parse arguments, wire the stages, set exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from runner import __version__
+from runner.config.loader import Config, load_config
+from runner.config.models import json_schema
+from runner.errors import ConfigError, MtlsRunnerError, UsageError
+from runner.execution.once import run_once
+from runner.execution.plan import KeyMaterial, plan_calls
+from runner.report.sinks import ConsoleSink, Fanout, JsonLinesSink, RecordSink
+from runner.transport.capabilities import check_capabilities
+from runner.transport.executor import DEFAULT_CONCURRENCY, Executor
+from runner.transport.request import DEFAULT_BODY_LIMIT
+
+log = logging.getLogger("runner")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mtls-runner",
+        description="Call mutual-TLS HTTPS endpoints described in YAML job files.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="call the endpoints of job files",
+        description="Call every endpoint of the job files once (--once).",
+    )
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--once", action="store_true", help="call every endpoint once, then exit"
+    )
+    run.add_argument(
+        "--json", action="store_true", help="print one JSON record per call on stdout"
+    )
+    run.add_argument(
+        "--response-log",
+        metavar="FILE",
+        help="append every record as a JSON line to FILE",
+    )
+    run.add_argument(
+        "--job",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this job (repeatable)",
+    )
+    run.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"calls in flight at once (default {DEFAULT_CONCURRENCY})",
+    )
+    run.add_argument(
+        "--body-limit",
+        type=_positive_int,
+        default=DEFAULT_BODY_LIMIT,
+        metavar="BYTES",
+        help="bytes of each response body kept in records "
+        f"(default {DEFAULT_BODY_LIMIT})",
+    )
+    _add_verbosity(run)
+    run.add_argument("paths", nargs="+", metavar="PATH", help="job file or folder")
+
+    commands.add_parser("schema", help="print the job file JSON Schema")
+
+    demo = commands.add_parser(
+        "demo", help="run the example jobs against a local mTLS server on 127.0.0.1"
+    )
+    _add_verbosity(demo)
+    return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (repeatable)"
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="print failed calls and errors only"
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False))
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "schema":
+            print(json.dumps(json_schema(), indent=2))
+            return 0
+        if args.command == "demo":
+            from runner.demo.run import run_demo
+
+            return run_demo(quiet=args.quiet)
+    except ConfigError as e:
+        _print_findings(e)
+        return e.exit_code
+    except MtlsRunnerError as e:
+        print(f"mtls-runner: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    check_capabilities()
+    config = load_config(args.paths)
+    jobs = select_jobs(config, args.job)
+    if not args.once:
+        raise UsageError(
+            "run without --once is the scheduled service, which this build lacks; "
+            "use run --once"
+        )
+    sinks: list[RecordSink] = [ConsoleSink(sys.stderr, quiet=args.quiet)]
+    if args.json:
+        sinks.append(JsonLinesSink(sys.stdout))
+    if args.response_log:
+        sinks.append(JsonLinesSink.append_to(args.response_log))
+    sink = Fanout(sinks)
+    executor = Executor(concurrency=args.concurrency)
+    try:
+        calls = plan_calls(
+            config, jobs, KeyMaterial(config), body_limit=args.body_limit
+        )
+        ok = run_once(calls, executor, sink)
+    finally:
+        executor.close()
+        sink.close()
+    return 0 if ok else 1
+
+
+def select_jobs(config: Config, wanted: Sequence[str]) -> list[str]:
+    """Return the names of the jobs to run; raise UsageError for unknown names."""
+    if not config.jobs:
+        raise UsageError(
+            f"no jobs in {', '.join(config.files)}; 'run' needs at least one job "
+            "under 'jobs:'"
+        )
+    unknown = [name for name in wanted if name not in config.jobs]
+    if unknown:
+        raise UsageError(
+            f"no job named {', '.join(unknown)}; jobs: {', '.join(sorted(config.jobs))}"
+        )
+    return list(wanted) if wanted else list(config.jobs)
+
+
+def _print_findings(error: ConfigError) -> None:
+    for finding in error.findings:
+        print(finding.format(), file=sys.stderr)
+    errors = sum(1 for f in error.findings if f.severity == "error")
+    print(
+        f"mtls-runner: {errors} error{'s' if errors != 1 else ''} in the job files; "
+        "nothing was run",
+        file=sys.stderr,
+    )
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose > 1:
+        level = logging.DEBUG
+    elif quiet:
+        level = logging.ERROR
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="mtls-runner: %(levelname)s: %(message)s",
+        force=True,
+    )

@@ -1,0 +1,60 @@
+"""Resolve the passwords of identities and truststores at run time.
+
+A secret is ``{env: NAME}``, ``{file: PATH}`` (one trailing newline stripped) or a
+literal string. Values are returned to the caller and never logged or shown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from runner.config.models import SecretRef
+from runner.errors import JobError
+
+MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
+def resolve_secret(
+    secret: str | SecretRef | None,
+    base_dir: Path,
+    owner: str,
+    error_class: type[JobError],
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """Return the secret's value; raise ``error_class`` naming its source, not it."""
+    if secret is None or isinstance(secret, str):
+        return secret
+    env = os.environ if environ is None else environ
+    if secret.env is not None:
+        if secret.env not in env:
+            raise error_class(
+                f"{owner}: password variable {secret.env} is not set",
+                f"export {secret.env} in the environment that runs mtls-runner",
+            )
+        return env[secret.env]
+    assert secret.file is not None
+    path = Path(secret.file).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    try:
+        if path.stat().st_size > MAX_SECRET_FILE_BYTES:
+            raise error_class(
+                f"{owner}: password file {path} is larger than "
+                f"{MAX_SECRET_FILE_BYTES} bytes",
+                "point 'password: {file: ...}' at a file that holds only the password",
+            )
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise error_class(
+            f"{owner}: password file {path} not found",
+            "create the file or fix the path in 'password: {file: ...}'",
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise error_class(
+            f"{owner}: cannot read password file {path}: {reason}",
+            "let the user that runs mtls-runner read the file",
+        ) from None
+    return text.removesuffix("\n").removesuffix("\r")

@@ -1,0 +1,110 @@
+"""Exceptions and error kinds of mtls-runner.
+
+Every user-facing exception carries the process exit code it leads to::
+
+    MtlsRunnerError                 base class, exit 2
+    ├── UsageError                  bad command line or a path that does not exist
+    ├── ConfigError                 job files that cannot run; holds every Finding
+    ├── PlatformError               the linked libcurl lacks OpenSSL or blob options
+    └── JobError                    one job cannot start, exit 1; carries an ErrorKind
+        ├── IdentityError           kind identity_invalid
+        ├── TruststoreError         kind truststore_invalid
+        └── JobConfigError          kind config_invalid (for example a missing ${NAME})
+
+A JobError never stops other jobs: the runner turns it into one response record per
+endpoint of the job and carries on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+
+class ErrorKind(StrEnum):
+    """Error kinds of the response record contract."""
+
+    CLIENT_CERTIFICATE_REQUIRED = "client_certificate_required"
+    CLIENT_CERTIFICATE_REJECTED = "client_certificate_rejected"
+    SERVER_CERTIFICATE_UNTRUSTED = "server_certificate_untrusted"
+    HOSTNAME_MISMATCH = "hostname_mismatch"
+    CONNECTION_FAILED = "connection_failed"
+    TIMEOUT = "timeout"
+    TLS_ERROR = "tls_error"
+    UNEXPECTED_RESPONSE = "unexpected_response"
+    IDENTITY_INVALID = "identity_invalid"
+    TRUSTSTORE_INVALID = "truststore_invalid"
+    CONFIG_INVALID = "config_invalid"
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One located problem in a job file; line and column count from 1."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    severity: Severity = "error"
+
+    def format(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
+
+
+class MtlsRunnerError(Exception):
+    """Base class of the errors that the command line reports without a traceback."""
+
+    exit_code = 2
+
+
+class UsageError(MtlsRunnerError):
+    """A bad command line, or a path on it that does not exist."""
+
+
+class PlatformError(MtlsRunnerError):
+    """The linked libcurl cannot do what the runner needs."""
+
+
+class ConfigError(MtlsRunnerError):
+    """Job files that cannot run; ``findings`` lists every problem found."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = sorted(findings)
+        errors = [f for f in self.findings if f.severity == "error"]
+        first = errors[0].format() if errors else "invalid configuration"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(first + more)
+
+
+class JobError(MtlsRunnerError):
+    """One job that cannot start; the message names the file, the hint the fix."""
+
+    exit_code = 1
+    kind: ErrorKind = ErrorKind.CONFIG_INVALID
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class IdentityError(JobError):
+    """A client identity that cannot be loaded or does not fit together."""
+
+    kind = ErrorKind.IDENTITY_INVALID
+
+
+class TruststoreError(JobError):
+    """A truststore that cannot be loaded or holds no certificate."""
+
+    kind = ErrorKind.TRUSTSTORE_INVALID
+
+
+class JobConfigError(JobError):
+    """A job whose settings cannot be resolved at run time."""
+
+    kind = ErrorKind.CONFIG_INVALID

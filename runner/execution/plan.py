@@ -1,0 +1,237 @@
+"""Turn validated jobs into planned calls: key material loaded, variables expanded.
+
+Each identity and truststore is loaded once per configuration, however many jobs
+use it. A job whose identity, truststore or variables cannot be resolved becomes
+planned calls that carry the error, so the other jobs still run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from runner.config.expand import Expander
+from runner.config.loader import Config, Defined
+from runner.config.models import Endpoint, Expect, Job
+from runner.errors import JobConfigError, JobError
+from runner.report.redact import redact_url
+from runner.tls.identity import LoadedIdentity, load_identity
+from runner.tls.truststore import (
+    SYSTEM_NAME,
+    LoadedTruststore,
+    load_system_truststore,
+    load_truststore,
+)
+from runner.transport.classify import CallContext
+from runner.transport.request import DEFAULT_BODY_LIMIT, Request, TlsSettings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One endpoint of one job, ready to run or carrying the error that stops it."""
+
+    job: str
+    endpoint: str
+    method: str
+    url: str  # for records and logs, with secrets redacted
+    expect: Expect
+    retries: int
+    request: Request | None = None
+    context: CallContext | None = None
+    error: JobError | None = None
+    secret_values: frozenset[str] = field(default=frozenset(), repr=False)
+
+    @property
+    def identity(self) -> LoadedIdentity | None:
+        return self.context.identity if self.context else None
+
+
+class KeyMaterial:
+    """Load identities and truststores on first use and keep them, errors included."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._identities: dict[str, LoadedIdentity | JobError] = {}
+        self._truststores: dict[str, LoadedTruststore | JobError] = {}
+
+    def identity(self, name: str) -> LoadedIdentity:
+        if name not in self._identities:
+            try:
+                self._identities[name] = load_identity(self.config.identities[name])
+            except JobError as e:
+                self._identities[name] = e
+        return _value_or_raise(self._identities[name])
+
+    def truststore(self, name: str | None) -> LoadedTruststore:
+        key = name if name is not None else f"<{SYSTEM_NAME}>"
+        if key not in self._truststores:
+            try:
+                if name is None:
+                    self._truststores[key] = load_system_truststore()
+                else:
+                    self._truststores[key] = load_truststore(
+                        self.config.truststores[name]
+                    )
+            except JobError as e:
+                self._truststores[key] = e
+        return _value_or_raise(self._truststores[key])
+
+
+def _value_or_raise(value: T | JobError) -> T:
+    if isinstance(value, JobError):
+        raise value
+    return value
+
+
+def plan_calls(
+    config: Config,
+    job_names: Iterable[str],
+    material: KeyMaterial,
+    environ: Mapping[str, str] | None = None,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+) -> list[PlannedCall]:
+    """Plan every endpoint of the named jobs, in file order."""
+    env = os.environ if environ is None else environ
+    calls: list[PlannedCall] = []
+    for name in job_names:
+        calls.extend(plan_job(config.jobs[name], material, env, body_limit))
+    return calls
+
+
+def plan_job(
+    defined: Defined[Job],
+    material: KeyMaterial,
+    environ: Mapping[str, str],
+    body_limit: int = DEFAULT_BODY_LIMIT,
+) -> list[PlannedCall]:
+    """Plan the endpoints of one job; errors become calls that carry them."""
+    job = defined.model
+    try:
+        identity = material.identity(job.identity) if job.identity else None
+        truststore = material.truststore(job.truststore)
+    except JobError as e:
+        return [_failed(defined, endpoint, e) for endpoint in job.endpoints]
+    tls = TlsSettings(
+        ca_pem=truststore.pem,
+        cert_pem=identity.chain_pem if identity else None,
+        key_pem=identity.key_pem if identity else None,
+        pool_key="/".join(
+            [
+                identity.pool_key if identity else "-",
+                truststore.pool_key,
+                job.http_version or "auto",
+            ]
+        ),
+    )
+    calls = []
+    for endpoint in job.endpoints:
+        expander = Expander(environ, f"job '{defined.name}' ({defined.where})")
+        try:
+            request = _request(defined, endpoint, tls, expander, body_limit)
+        except JobError as e:
+            calls.append(_failed(defined, endpoint, e))
+            continue
+        host = urlsplit(request.url).hostname or ""
+        context = CallContext(
+            url=request.url,
+            host=host,
+            identity=identity,
+            truststore=truststore.name if job.truststore else SYSTEM_NAME,
+            timeout=job.timeout,
+            connect_timeout=job.connect_timeout,
+        )
+        secrets = frozenset(expander.secret_values)
+        calls.append(
+            PlannedCall(
+                job=defined.name,
+                endpoint=endpoint_name(endpoint),
+                method=endpoint.method,
+                url=redact_url(request.url, secrets),
+                expect=endpoint.expect,
+                retries=job.retries,
+                request=request,
+                context=context,
+                secret_values=secrets,
+            )
+        )
+    return calls
+
+
+def endpoint_name(endpoint: Endpoint) -> str:
+    """Return the endpoint's name, by default its method and path."""
+    if endpoint.name:
+        return endpoint.name
+    path = urlsplit(endpoint.url).path or "/"
+    return f"{endpoint.method} {path}"
+
+
+def _request(
+    defined: Defined[Job],
+    endpoint: Endpoint,
+    tls: TlsSettings,
+    expander: Expander,
+    body_limit: int,
+) -> Request:
+    job = defined.model
+    url = expander.expand(endpoint.url, "url")
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise JobConfigError(
+            f"job '{defined.name}' ({defined.where}): URL {redact_url(url)!r} is not "
+            "an https URL with a host after expanding variables",
+            "check the variables used in 'url'",
+        )
+    headers: dict[str, tuple[str, str]] = {}
+    for name, value in [*job.headers.items(), *endpoint.headers.items()]:
+        headers[name.lower()] = (name, expander.expand(value, f"header {name}"))
+    body: bytes | None = None
+    if endpoint.body is not None:
+        body = expander.expand(endpoint.body, "body").encode()
+    elif endpoint.json_body is not None:
+        document: Any = expander.expand_json(endpoint.json_body, "json")
+        body = json.dumps(document, separators=(",", ":")).encode()
+        headers.setdefault("content-type", ("Content-Type", "application/json"))
+    needles = (endpoint.expect.body_contains,) if endpoint.expect.body_contains else ()
+    return Request(
+        url=url,
+        tls=tls,
+        method=endpoint.method,
+        headers=tuple(headers.values()),
+        body=body,
+        resolve=_resolve_entries(job, parts.hostname, parts.port or 443),
+        timeout=job.timeout,
+        connect_timeout=job.connect_timeout,
+        http_version=job.http_version,
+        max_response_bytes=job.max_response_bytes,
+        body_limit=body_limit,
+        body_needles=tuple(n.encode() for n in needles),
+    )
+
+
+def _resolve_entries(job: Job, host: str, port: int) -> tuple[str, ...]:
+    """Build curl --resolve entries for this URL's host, as "host:port:address"."""
+    address = job.resolve.get(host)
+    if address is None:
+        return ()
+    if ipaddress.ip_address(address).version == 6:
+        address = f"[{address}]"
+    return (f"{host}:{port}:{address}",)
+
+
+def _failed(defined: Defined[Job], endpoint: Endpoint, error: JobError) -> PlannedCall:
+    return PlannedCall(
+        job=defined.name,
+        endpoint=endpoint_name(endpoint),
+        method=endpoint.method,
+        url=redact_url(endpoint.url),
+        expect=endpoint.expect,
+        retries=defined.model.retries,
+        error=error,
+    )

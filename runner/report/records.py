@@ -1,0 +1,74 @@
+"""Response records: one JSON object per call attempt, in the contract's shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from runner.report.redact import redact_headers
+from runner.tls.identity import LoadedIdentity
+from runner.transport.classify import Failure
+from runner.transport.request import Response
+
+Record = dict[str, Any]
+
+
+def build_record(
+    *,
+    job: str,
+    endpoint: str,
+    method: str,
+    url: str,
+    attempt: int,
+    started: dt.datetime,
+    ok: bool,
+    response: Response | None,
+    error: Failure | None,
+    identity: LoadedIdentity | None,
+    secret_values: frozenset[str] = frozenset(),
+) -> Record:
+    """Assemble a response record; ``response`` is None when no transfer ran."""
+    completed = response is not None and response.completed
+    return {
+        "time": started.astimezone(dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+        "job": job,
+        "endpoint": endpoint,
+        "method": method,
+        "url": url,
+        "attempt": attempt,
+        "ok": ok,
+        "status": response.status if response else None,
+        "duration_ms": response.timings_ms.get("total", 0.0) if response else 0.0,
+        "timings_ms": dict(response.timings_ms) if response else None,
+        "tls": _tls(response),
+        "identity": _identity(identity),
+        "response_headers": (
+            redact_headers(response.headers, secret_values)
+            if response is not None and completed
+            else {}
+        ),
+        "body": response.body.decode("utf-8", "replace") if response else None,
+        "body_bytes": response.body_bytes if response else 0,
+        "error": error.record() if error else None,
+    }
+
+
+def _tls(response: Response | None) -> dict[str, Any] | None:
+    if response is None or response.tls_version is None:
+        return None
+    leaf = response.server_certificates[0] if response.server_certificates else None
+    return {
+        "version": response.tls_version,
+        "cipher": response.tls_cipher,
+        "subject": leaf.subject if leaf else None,
+        "issuer": leaf.issuer if leaf else None,
+        "not_after": leaf.not_after if leaf else None,
+    }
+
+
+def _identity(identity: LoadedIdentity | None) -> dict[str, Any] | None:
+    if identity is None:
+        return None
+    return {"name": identity.name, **identity.info.record()}

@@ -1,0 +1,155 @@
+"""Load truststores into one PEM blob for CURLOPT_CAINFO_BLOB.
+
+A truststore is exclusive: libcurl gets only this blob, with its default CA file and
+CA path switched off, so nothing in the environment widens it. ``system: true`` and
+jobs without a truststore use the operating system's store, found the way OpenSSL
+finds it: SSL_CERT_FILE and SSL_CERT_DIR when set, else OpenSSL's built-in paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from runner.config.loader import Defined
+from runner.config.models import Truststore
+from runner.config.secrets import resolve_secret
+from runner.errors import JobError, TruststoreError
+from runner.tls.material import MaterialReader
+
+CERTIFICATE_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".cert", ".p7b", ".p7c"}
+# OpenSSL's hashed certificate folders name files by subject hash: 1a2b3c4d.0
+_HASH_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+SYSTEM_NAME = "system"
+
+
+@dataclass(frozen=True)
+class LoadedTruststore:
+    """The trusted CA certificates of one truststore, as one PEM blob."""
+
+    name: str
+    certificates: tuple[x509.Certificate, ...]
+    pem: bytes = field(repr=False)
+    sources: tuple[str, ...] = ()
+
+    @property
+    def pool_key(self) -> str:
+        return hashlib.sha256(self.pem).hexdigest()
+
+
+def load_truststore(defined: Defined[Truststore]) -> LoadedTruststore:
+    """Load one truststore; raise TruststoreError when it is unreadable or empty."""
+    model = defined.model
+    owner = f"truststore '{defined.name}' ({defined.where})"
+    reader = MaterialReader(TruststoreError, owner)
+    certificates: list[x509.Certificate] = []
+    sources: list[str] = []
+    for raw in model.certificates:
+        path = defined.path(raw)
+        sources.append(str(path))
+        if path.is_dir():
+            certificates.extend(_read_folder(reader, path, hashed_only=False))
+        else:
+            certificates.extend(
+                reader.parse(path, reader.read_bytes(path), None).certificates
+            )
+    if model.pkcs12 is not None:
+        path = defined.path(model.pkcs12)
+        sources.append(str(path))
+        password = resolve_secret(
+            model.password, defined.base_dir, owner, TruststoreError
+        )
+        bundle = reader.parse_pkcs12(path, reader.read_bytes(path), password)
+        if bundle.cert is not None:
+            certificates.append(bundle.cert.certificate)
+        certificates.extend(c.certificate for c in bundle.additional_certs)
+    if model.system:
+        system = load_system_truststore()
+        certificates.extend(system.certificates)
+        sources.extend(system.sources)
+    return _build(defined.name, owner, certificates, sources)
+
+
+def load_system_truststore() -> LoadedTruststore:
+    """Load the operating system's CA certificates the way OpenSSL locates them."""
+    owner = "the operating system's truststore"
+    reader = MaterialReader(TruststoreError, owner)
+    cafile, capaths = system_store_locations()
+    certificates: list[x509.Certificate] = []
+    sources: list[str] = []
+    if cafile is not None and cafile.is_file():
+        sources.append(str(cafile))
+        certificates.extend(
+            reader.parse(cafile, reader.read_bytes(cafile), None).certificates
+        )
+    for capath in capaths:
+        if capath.is_dir():
+            sources.append(str(capath))
+            certificates.extend(_read_folder(reader, capath, hashed_only=True))
+    return _build(SYSTEM_NAME, owner, certificates, sources)
+
+
+def system_store_locations() -> tuple[Path | None, list[Path]]:
+    """Return OpenSSL's CA file and CA folders, honouring SSL_CERT_FILE/SSL_CERT_DIR."""
+    defaults = ssl.get_default_verify_paths()
+    cafile = os.environ.get(defaults.openssl_cafile_env) or defaults.openssl_cafile
+    capath = os.environ.get(defaults.openssl_capath_env) or defaults.openssl_capath
+    folders = [Path(p) for p in capath.split(os.pathsep) if p] if capath else []
+    return (Path(cafile) if cafile else None), folders
+
+
+def _read_folder(
+    reader: MaterialReader, folder: Path, *, hashed_only: bool
+) -> list[x509.Certificate]:
+    """Read the certificate files of one folder, not its subfolders.
+
+    Files count when their suffix is a certificate suffix or their name is an
+    OpenSSL subject hash (``1a2b3c4d.0``); with ``hashed_only`` only the latter,
+    as OpenSSL reads a CA path.
+    """
+    certificates: list[x509.Certificate] = []
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as e:
+        raise reader.fail(
+            folder,
+            f"cannot list folder: {e.strerror}",
+            "check the folder's permissions",
+        ) from e
+    for entry in entries:
+        hashed = bool(_HASH_NAME.fullmatch(entry.name))
+        wanted = hashed or (
+            not hashed_only and entry.suffix.lower() in CERTIFICATE_SUFFIXES
+        )
+        if not wanted or not entry.is_file():
+            continue
+        certificates.extend(
+            reader.parse(entry, reader.read_bytes(entry), None).certificates
+        )
+    return certificates
+
+
+def _build(
+    name: str, owner: str, certificates: list[x509.Certificate], sources: list[str]
+) -> LoadedTruststore:
+    unique = list({c.fingerprint(hashes.SHA256()): c for c in certificates}.values())
+    if not unique:
+        where = ", ".join(sources) if sources else "no readable file"
+        raise _empty(owner, where)
+    pem = b"".join(c.public_bytes(Encoding.PEM) for c in unique)
+    return LoadedTruststore(name, tuple(unique), pem, tuple(sources))
+
+
+def _empty(owner: str, where: str) -> JobError:
+    return TruststoreError(
+        f"{owner}: no certificate found in {where}",
+        "add the PEM or DER certificate of the CA that signed the server's certificate",
+    )
