@@ -80,12 +80,16 @@ def _build_pki(folder: Path) -> TestPki:
         client_server_only=ca.issue("client-server-eku", server=True),
         client_foreign=other_ca.issue("client-foreign", client=True),
         server_untrusted=other_ca.issue("localhost", server=True, **servers),  # type: ignore[arg-type]
-        server_wrong_name=ca.issue("elsewhere", server=True, dns_names=["elsewhere.test"]),
+        server_wrong_name=ca.issue(
+            "elsewhere", server=True, dns_names=["elsewhere.test"]
+        ),
     )
     pki.write("ca.pem", ca.certificate_pem())
     pki.write("other-ca.pem", other_ca.certificate_pem())
     pki.write("intermediate.pem", intermediate.certificate_pem())
-    pki.write("ca-and-intermediate.pem", ca.certificate_pem() + intermediate.certificate_pem())
+    pki.write(
+        "ca-and-intermediate.pem", ca.certificate_pem() + intermediate.certificate_pem()
+    )
     for name in ("server", "server_untrusted", "server_wrong_name"):
         issued: Issued = getattr(pki, name)
         issued.write(folder, name.replace("_", "-"))

@@ -98,14 +98,24 @@ class NginxServer:
         config.write_text(self._config())
         error_log = self.prefix / "error.log"
         self.process = subprocess.Popen(
-            [self.binary, "-p", str(self.prefix), "-c", str(config), "-e", str(error_log)],
+            [
+                self.binary,
+                "-p",
+                str(self.prefix),
+                "-c",
+                str(config),
+                "-e",
+                str(error_log),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not all(_listening(p) for p in self.ports):
             if self.process.poll() is not None:
-                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                stderr = (
+                    self.process.stderr.read().decode() if self.process.stderr else ""
+                )
                 log = error_log.read_text() if error_log.exists() else ""
                 raise RuntimeError(f"nginx exited at start: {stderr}\n{log}")
             if time.monotonic() > deadline:
@@ -173,7 +183,11 @@ def find_nginx() -> str | None:
     found = shutil.which("nginx")
     if found:
         return found
-    for candidate in ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"):
+    for candidate in (
+        "/usr/sbin/nginx",
+        "/usr/local/sbin/nginx",
+        "/usr/local/nginx/sbin/nginx",
+    ):
         if os.access(candidate, os.X_OK):
             return candidate
     return None
