@@ -21,7 +21,7 @@ UTC = dt.UTC
 
 
 @dataclass
-class TestPki:
+class Pki:
     """Certificates for every positive and negative case, written under ``folder``."""
 
     folder: Path
@@ -49,13 +49,13 @@ class TestPki:
         return path
 
 
-def _build_pki(folder: Path) -> TestPki:
+def _build_pki(folder: Path) -> Pki:
     ca = CertificateAuthority.new_root("test root CA")
     intermediate = ca.issue_ca("test intermediate CA")
     other_ca = CertificateAuthority.new_root("foreign root CA")
     now = dt.datetime.now(UTC).replace(microsecond=0)
     servers = {"dns_names": ["localhost"], "ip_addresses": ["127.0.0.1"]}
-    pki = TestPki(
+    pki = Pki(
         folder=folder,
         ca=ca,
         intermediate=intermediate,
@@ -109,12 +109,12 @@ def _build_pki(folder: Path) -> TestPki:
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return _build_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture
-def mtls_server(pki: TestPki) -> Iterator[Callable[..., MtlsServer]]:
+def mtls_server(pki: Pki) -> Iterator[Callable[..., MtlsServer]]:
     """Start in-process TLS servers on 127.0.0.1; all are stopped after the test."""
     started: list[MtlsServer] = []
 
@@ -150,7 +150,7 @@ def nginx_binary() -> str:
 
 @pytest.fixture
 def nginx(
-    nginx_binary: str, pki: TestPki, tmp_path: Path
+    nginx_binary: str, pki: Pki, tmp_path: Path
 ) -> Iterator[Callable[..., NginxServer]]:
     """Start real nginx servers that verify client certificates against the test CA."""
     started: list[NginxServer] = []

@@ -174,7 +174,7 @@ class SecretRef(StrictModel):
 def _secret_tag(value: Any) -> str | None:
     if isinstance(value, str):
         return "literal"
-    if isinstance(value, dict):
+    if isinstance(value, dict | SecretRef):
         return "ref"
     return None
 
