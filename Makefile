@@ -15,8 +15,11 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/mtls-runner demo
 
+# The second run checks that the CA variables of the environment change nothing.
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+	env -u SSL_CERT_FILE -u SSL_CERT_DIR -u CURL_CA_BUNDLE -u REQUESTS_CA_BUNDLE \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check

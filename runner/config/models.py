@@ -282,7 +282,7 @@ class Truststore(StrictModel):
 
 
 class Expect(StrictModel):
-    """What makes a call succeed."""
+    """Conditions under which a call counts as successful."""
 
     status: StatusExpectation = Field(
         "2xx", description="status code, class such as 2xx, or a list of them"

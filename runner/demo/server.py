@@ -1,4 +1,4 @@
-"""An HTTPS server on 127.0.0.1 that asks for client certificates.
+"""An HTTPS server on 127.0.0.1 that requests client certificates.
 
 The demo runs its jobs against it, and the tests use it for TLS alert cases under
 TLS 1.2 and 1.3. Each connection is served in its own thread, so a client that
@@ -25,11 +25,12 @@ from typing import Any, Literal
 from cryptography import x509
 
 HANDSHAKE_TIMEOUT_S = 10
+LINGER_TIMEOUT_S = 1
 
 
 @dataclass
 class ServerStats:
-    """What the server saw, for tests to assert on."""
+    """Connection counters and client subjects seen by the server, for tests."""
 
     connections: int = 0
     handshake_failures: list[str] = field(default_factory=list)
@@ -49,12 +50,18 @@ class _Handler(BaseHTTPRequestHandler):
         stats = self.server.stats
         with stats.lock:
             stats.connections += 1
+        connection = self.server.context.wrap_socket(
+            raw, server_side=True, do_handshake_on_connect=False
+        )
         try:
-            self.request = self.server.context.wrap_socket(raw, server_side=True)
+            connection.do_handshake()
         except (ssl.SSLError, OSError) as e:
             with stats.lock:
                 stats.handshake_failures.append(str(e))
+            _linger(connection)
+            connection.close()
             raise
+        self.request = connection
         with stats.lock:
             stats.open_connections += 1
             stats.max_open_connections = max(
@@ -150,6 +157,23 @@ class _Handler(BaseHTTPRequestHandler):
             chunk = block[: min(remaining, len(block))]
             self.wfile.write(chunk)
             remaining -= len(chunk)
+
+
+def _linger(connection: ssl.SSLSocket) -> None:
+    """Drain the client's bytes before closing, as nginx's lingering close does.
+
+    Closing a socket with unread data makes the kernel send a reset, which can
+    overtake the TLS alert just sent. The client would then see "connection reset"
+    instead of the alert that names the problem.
+    """
+    try:
+        # After shutdown() the SSLSocket reads the raw TCP stream.
+        connection.shutdown(socket.SHUT_WR)
+        connection.settimeout(LINGER_TIMEOUT_S)
+        while connection.recv(4096):
+            pass
+    except OSError:
+        pass
 
 
 class _TlsServer(socketserver.ThreadingTCPServer):

@@ -2,9 +2,9 @@
 
 libcurl's codes mislead in mutual TLS. Under TLS 1.3 a server's refusal of a
 missing client certificate arrives after the handshake, as a read or send error
-(curl 55 or 56); under TLS 1.2 it is a generic handshake failure (35); and a
-client certificate rejected under TLS 1.2 can surface as code 60, which reads as
-if the server's certificate had failed. The rules below therefore look first at
+(curl 55 or 56). Under TLS 1.2 it is a generic handshake failure (35). A client
+certificate rejected under TLS 1.2 can surface as code 60, which reads as if the
+server's certificate had failed. The rules below therefore look first at
 alerts received from the server (OpenSSL reports them as "... alert NAME"), then at
 what the runner knows itself (whether it sent a certificate, whether the handshake
 finished), and only then at the curl code. Unknown combinations become tls_error or
@@ -28,7 +28,33 @@ from runner.transport.request import Response
 _ALERT_TEXT = re.compile(
     r"alert[ ,]+([a-z][a-z0-9 _]*?)(?: \(\d+\)|,|$)", re.IGNORECASE
 )
-_INCOMING_ALERT = re.compile(r"\(IN\), TLS alert, ([^(]+?) \(\d+\)", re.IGNORECASE)
+_INCOMING_ALERT = re.compile(r"\(IN\), TLS alert, ([^(]+?) \((\d+)\)", re.IGNORECASE)
+# TLS alert descriptions (RFC 8446, section 6), as OpenSSL spells them in errors.
+_ALERT_NAMES = {
+    10: "unexpected message",
+    20: "bad record mac",
+    40: "handshake failure",
+    42: "bad certificate",
+    43: "unsupported certificate",
+    44: "certificate revoked",
+    45: "certificate expired",
+    46: "certificate unknown",
+    47: "illegal parameter",
+    48: "unknown ca",
+    49: "access denied",
+    50: "decode error",
+    51: "decrypt error",
+    70: "protocol version",
+    71: "insufficient security",
+    80: "internal error",
+    86: "inappropriate fallback",
+    90: "user canceled",
+    109: "missing extension",
+    110: "unsupported extension",
+    112: "unrecognized name",
+    116: "certificate required",
+    120: "no application protocol",
+}
 _REJECTING_ALERTS = {
     "bad certificate",
     "unsupported certificate",
@@ -62,7 +88,7 @@ class Failure:
 
 @dataclass(frozen=True)
 class CallContext:
-    """What the runner itself knows about a call, used to overrule libcurl's code."""
+    """Facts the runner has about a call, used to overrule libcurl's code."""
 
     url: str
     host: str
@@ -181,16 +207,21 @@ def _classify_alert(response: Response, context: CallContext) -> Failure | None:
 
 
 def received_alert(response: Response) -> str | None:
-    """Return the name of the TLS alert the server sent, in lower case, if any."""
-    for line in response.tls_debug:
-        match = _INCOMING_ALERT.search(line)
-        if match:
-            return match.group(1).strip().lower()
+    """Return the name of the TLS alert the server sent, in lower case, if any.
+
+    OpenSSL's error text names received alerts. libcurl's verbose line gives the
+    alert number (plus 512), and a name only for the alerts in its own table.
+    """
     message = response.curl_message
     if "alert" in message:
         match = _ALERT_TEXT.search(message.split("::")[-1])
         if match:
             return match.group(1).strip().lower()
+    for line in response.tls_debug:
+        match = _INCOMING_ALERT.search(line)
+        if match:
+            name, number = match.group(1).strip().lower(), int(match.group(2))
+            return _ALERT_NAMES.get(number & 0xFF, name)
     return None
 
 
@@ -218,7 +249,7 @@ def _classify_verification(response: Response, context: CallContext) -> Failure 
 
 
 def _classify_closed(response: Response, context: CallContext) -> Failure | None:
-    """A connection closed right after the handshake, before any HTTP response."""
+    """Classify a connection closed right after the handshake, before any response."""
     if response.curl_code not in (pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR):
         return None
     if response.status is not None or response.tls_version is None:

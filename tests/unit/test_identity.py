@@ -98,9 +98,7 @@ def test_der_pkcs1_rsa_key(pki: Pki, folder: Path) -> None:
 @pytest.mark.parametrize(
     "key_format", [PrivateFormat.PKCS8, PrivateFormat.TraditionalOpenSSL]
 )
-def test_encrypted_pem_keys(
-    pki: Pki, folder: Path, key_format: PrivateFormat
-) -> None:
+def test_encrypted_pem_keys(pki: Pki, folder: Path, key_format: PrivateFormat) -> None:
     (folder / "cert.pem").write_bytes(pki.client_rsa.certificate_pem())
     (folder / "key.pem").write_bytes(
         pki.client_rsa.key_pem(PASSWORD.encode(), key_format=key_format)

@@ -1,0 +1,122 @@
+"""Truststore loading: bundles, DER files, folders, PKCS#12 and the system store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from runner.config.loader import Defined
+from runner.config.models import Truststore
+from runner.errors import TruststoreError
+from runner.tls.truststore import load_system_truststore, load_truststore
+from tests.conftest import Pki
+
+
+def define(folder: Path, **fields: object) -> Defined[Truststore]:
+    return Defined("internal", Truststore(**fields), "jobs.yaml", folder, (5, 3))  # type: ignore[arg-type]
+
+
+def test_pem_bundle(pki: Pki, tmp_path: Path) -> None:
+    bundle = pki.ca.certificate_pem() + pki.other_ca.certificate_pem()
+    (tmp_path / "bundle.pem").write_bytes(bundle)
+    store = load_truststore(define(tmp_path, certificates=["bundle.pem"]))
+    assert store.certificates == (pki.ca.certificate, pki.other_ca.certificate)
+
+
+def test_der_file(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "ca.der").write_bytes(pki.ca.certificate_der())
+    store = load_truststore(define(tmp_path, certificates=["ca.der"]))
+    assert store.certificates == (pki.ca.certificate,)
+
+
+def test_folder_reads_certificate_files_only(pki: Pki, tmp_path: Path) -> None:
+    folder = tmp_path / "cas"
+    folder.mkdir()
+    (folder / "a.crt").write_bytes(pki.ca.certificate_pem())
+    (folder / "b.der").write_bytes(pki.other_ca.certificate_der())
+    (folder / "README.txt").write_text("not a certificate")
+    store = load_truststore(define(tmp_path, certificates=["cas"]))
+    assert len(store.certificates) == 2
+
+
+def test_duplicates_are_dropped(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "a.pem").write_bytes(pki.ca.certificate_pem() * 3)
+    store = load_truststore(define(tmp_path, certificates=["a.pem"]))
+    assert store.certificates == (pki.ca.certificate,)
+
+
+def test_blob_holds_only_the_given_certificates(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_bytes(pki.ca.certificate_pem())
+    store = load_truststore(define(tmp_path, certificates=["ca.pem"]))
+    assert store.pem.count(b"BEGIN CERTIFICATE") == 1
+
+
+def test_pkcs12_truststore(pki: Pki, tmp_path: Path) -> None:
+    data = pkcs12.serialize_java_truststore(
+        [pkcs12.PKCS12Certificate(pki.ca.certificate, b"root")],
+        pkcs12.serialization.BestAvailableEncryption(b"changeit"),  # type: ignore[attr-defined]
+    )
+    (tmp_path / "truststore.p12").write_bytes(data)
+    store = load_truststore(
+        define(tmp_path, pkcs12="truststore.p12", password="changeit")
+    )
+    assert store.certificates == (pki.ca.certificate,)
+
+
+def test_empty_folder_is_invalid(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TruststoreError, match="no certificate found"):
+        load_truststore(define(tmp_path, certificates=["empty"]))
+
+
+def test_missing_file_is_invalid(tmp_path: Path) -> None:
+    with pytest.raises(TruststoreError, match="missing.pem: file not found"):
+        load_truststore(define(tmp_path, certificates=["missing.pem"]))
+
+
+def test_key_only_file_is_invalid(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "key.pem").write_bytes(pki.client.key_pem())
+    with pytest.raises(TruststoreError, match="no certificate found"):
+        load_truststore(define(tmp_path, certificates=["key.pem"]))
+
+
+def test_system_store_follows_ssl_cert_file(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "system.pem").write_bytes(pki.other_ca.certificate_pem())
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "system.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-dir"))
+    store = load_system_truststore()
+    assert store.certificates == (pki.other_ca.certificate,)
+
+
+def test_system_true_adds_system_store(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "system.pem").write_bytes(pki.other_ca.certificate_pem())
+    (tmp_path / "ca.pem").write_bytes(pki.ca.certificate_pem())
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "system.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-dir"))
+    store = load_truststore(define(tmp_path, certificates=["ca.pem"], system=True))
+    assert set(store.certificates) == {pki.ca.certificate, pki.other_ca.certificate}
+
+
+def test_private_store_ignores_environment(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "system.pem").write_bytes(pki.other_ca.certificate_pem())
+    (tmp_path / "ca.pem").write_bytes(pki.ca.certificate_pem())
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "system.pem"))
+    store = load_truststore(define(tmp_path, certificates=["ca.pem"]))
+    assert store.certificates == (pki.ca.certificate,)
+
+
+def test_empty_system_store_is_invalid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "none"))
+    with pytest.raises(TruststoreError, match="operating system's truststore"):
+        load_system_truststore()
