@@ -33,7 +33,8 @@ def findings_from_validation(
     trapped = {(f.line, f.column) for f in document.findings}
     findings: list[Finding] = []
     for detail in error.errors(include_url=False):
-        loc = _data_path(document.data, detail["loc"])
+        keyed = detail["type"] in ("missing", "extra_forbidden")
+        loc = _data_path(document.data, detail["loc"], keyed)
         line, column = _position(document, detail, loc)
         if (line, column) in trapped:
             continue  # the YAML trap message at this node already explains it
@@ -42,8 +43,12 @@ def findings_from_validation(
     return findings
 
 
-def _data_path(data: Any, loc: tuple[int | str, ...]) -> PathKey:
-    """Drop the segments that pydantic adds for union members and validators."""
+def _data_path(data: Any, loc: tuple[int | str, ...], keyed: bool) -> PathKey:
+    """Drop the segments that pydantic adds for union members and validators.
+
+    ``keyed`` errors (missing or unknown keys) end in a key that the data lacks
+    or that no model allows, so their last segment is kept.
+    """
     path: list[str | int] = []
     current = data
     for index, segment in enumerate(loc):
@@ -57,8 +62,8 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> PathKey:
         elif isinstance(current, list) and isinstance(segment, int):
             current = current[segment] if segment < len(current) else None
             path.append(segment)
-        elif last and isinstance(current, dict):
-            path.append(segment)  # a missing or unknown key
+        elif last and keyed and isinstance(current, dict):
+            path.append(segment)
     return tuple(path)
 
 
@@ -217,7 +222,9 @@ def _show(value: Any) -> str:
 
 
 def _fix(kind: str, value: Any) -> str:
-    if kind == "string_type" and isinstance(value, int | float) and value is not None:
+    if kind == "string_type" and isinstance(value, bool):
+        return f'; quote it ("{str(value).lower()}")'
+    if kind == "string_type" and isinstance(value, int | float):
         return f'; quote it ("{value}")'
     if kind in ("int_type", "float_type") and isinstance(value, str):
         return "; write the number without quotes"
