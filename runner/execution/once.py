@@ -77,6 +77,7 @@ class CallRunner:
                 error=error,
                 identity=call.identity,
                 secret_values=call.secret_values,
+                truststore=call.context.truststore if call.context else None,
             )
         )
 

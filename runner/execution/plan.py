@@ -146,6 +146,8 @@ def plan_job(
             truststore=truststore.name if job.truststore else SYSTEM_NAME,
             timeout=job.timeout,
             connect_timeout=job.connect_timeout,
+            trusted=truststore.certificates,
+            truststore_sources=truststore.sources,
         )
         secrets = frozenset(expander.secret_values)
         calls.append(

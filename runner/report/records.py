@@ -26,8 +26,12 @@ def build_record(
     error: Failure | None,
     identity: LoadedIdentity | None,
     secret_values: frozenset[str] = frozenset(),
+    truststore: str | None = None,
 ) -> Record:
-    """Assemble a response record; ``response`` is None when no transfer ran."""
+    """Assemble a response record; ``response`` is None when no transfer ran.
+
+    ``truststore`` names the truststore that verified the server, for ``tls``.
+    """
     completed = response is not None and response.completed
     return {
         "time": started.astimezone(dt.UTC)
@@ -42,7 +46,7 @@ def build_record(
         "status": response.status if response else None,
         "duration_ms": response.timings_ms.get("total", 0.0) if response else 0.0,
         "timings_ms": dict(response.timings_ms) if response else None,
-        "tls": _tls(response),
+        "tls": _tls(response, truststore),
         "identity": _identity(identity),
         "response_headers": (
             redact_headers(response.headers, secret_values)
@@ -55,16 +59,27 @@ def build_record(
     }
 
 
-def _tls(response: Response | None) -> dict[str, Any] | None:
-    if response is None or response.tls_version is None:
+def _tls(response: Response | None, truststore: str | None) -> dict[str, Any] | None:
+    """Describe the handshake; None when the server sent no TLS facts at all.
+
+    ``chain`` lists every certificate the server presented, leaf first, also when
+    the runner rejected it, so a record shows what an untrusted or misnamed
+    server sent.
+    """
+    if response is None:
         return None
-    leaf = response.server_certificates[0] if response.server_certificates else None
+    if response.tls_version is None and not response.server_certificates:
+        return None
+    chain = response.server_certificates
+    leaf = chain[0] if chain else None
     return {
         "version": response.tls_version,
         "cipher": response.tls_cipher,
         "subject": leaf.subject if leaf else None,
         "issuer": leaf.issuer if leaf else None,
         "not_after": leaf.not_after if leaf else None,
+        "chain": [certificate.record() for certificate in chain],
+        "truststore": truststore,
     }
 
 

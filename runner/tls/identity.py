@@ -168,3 +168,8 @@ def _issued_by(child: x509.Certificate, candidate: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
+
+
+def issued_by(child: x509.Certificate, candidate: x509.Certificate) -> bool:
+    """Return whether ``candidate`` issued ``child``: names match, signature holds."""
+    return _issued_by(child, candidate)

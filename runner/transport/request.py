@@ -47,6 +47,17 @@ class ServerCertificate:
     issuer: str
     not_after: str | None
     dns_names: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+
+    def record(self) -> dict[str, object]:
+        """Return the certificate's entry in a record's ``tls.chain``."""
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "dns_names": list(self.dns_names),
+            "ip_addresses": list(self.ip_addresses),
+            "not_after": self.not_after,
+        }
 
 
 @dataclass

@@ -183,18 +183,20 @@ def _server_certificates(handle: pycurl.Curl) -> list[ServerCertificate]:
     certificates = []
     for fields in chain or []:
         values = dict(fields)
-        san = values.get("X509v3 Subject Alternative Name", "")
-        dns_names = tuple(
-            part.strip()[4:]
-            for part in san.split(",")
-            if part.strip().startswith("DNS:")
-        )
+        # OpenSSL prints the names as "DNS:localhost, IP Address:127.0.0.1".
+        san = [
+            part.strip()
+            for part in values.get("X509v3 Subject Alternative Name", "").split(",")
+        ]
+        dns_names = tuple(p[4:] for p in san if p.startswith("DNS:"))
+        ip_addresses = tuple(p[11:] for p in san if p.startswith("IP Address:"))
         certificates.append(
             ServerCertificate(
                 subject=_rfc4514_like(values.get("Subject", "")),
                 issuer=_rfc4514_like(values.get("Issuer", "")),
                 not_after=_openssl_time(values.get("Expire date")),
                 dns_names=dns_names,
+                ip_addresses=ip_addresses,
             )
         )
     return certificates

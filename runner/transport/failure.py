@@ -1,0 +1,52 @@
+"""A classified failure, and what the runner knows about a call before it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from runner.errors import ErrorKind
+from runner.tls.checks import IdentityFinding, check_identity
+from runner.tls.identity import LoadedIdentity
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A classified failure, as the ``error`` field of a response record."""
+
+    kind: ErrorKind
+    message: str
+    hint: str
+
+    def record(self) -> dict[str, str]:
+        return {"kind": str(self.kind), "message": self.message, "hint": self.hint}
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What the runner itself knows about a call, used to overrule libcurl's code.
+
+    ``trusted`` holds the job's truststore certificates, which tell whether the
+    identity's chain ends at a root. ``server_ca_names`` are the CA names the
+    server sent in its certificate request when a probe saw them (``doctor``),
+    else None.
+    """
+
+    url: str
+    host: str
+    identity: LoadedIdentity | None
+    truststore: str
+    timeout: float
+    connect_timeout: float | None = None
+    trusted: tuple[x509.Certificate, ...] = field(default=(), repr=False)
+    truststore_sources: tuple[str, ...] = ()
+    server_ca_names: tuple[x509.Name, ...] | None = None
+
+    def identity_findings(self) -> list[IdentityFinding]:
+        """Check the identity offline; empty without an identity."""
+        if self.identity is None:
+            return []
+        return check_identity(
+            self.identity, trusted=self.trusted, accepted_names=self.server_ca_names
+        )

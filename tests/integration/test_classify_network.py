@@ -1,0 +1,79 @@
+"""Failure kinds when no TLS server answers: nothing listening, a silent peer."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.integration.calls import one_call_job, run_one
+
+if TYPE_CHECKING:
+    from tests.conftest import CliResult, TestPki
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """Listen on 127.0.0.1 and never accept: the kernel completes TCP handshakes
+    into the backlog, so clients connect and then wait for a TLS answer."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_nothing_listening_is_connection_failed(
+    pki: TestPki,
+    closed_port: int,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    url = f"https://localhost:{closed_port}/health"
+    _, record = run_one(run_cli, write_job, one_call_job(pki, url, identity="client"))
+    error = record["error"]
+    assert error["kind"] == "connection_failed"
+    assert "listens on that address and port" in error["hint"]
+
+
+def test_silent_peer_is_handshake_timeout(
+    pki: TestPki,
+    silent_port: int,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    url = f"https://localhost:{silent_port}/health"
+    text = one_call_job(pki, url, identity="client").replace(
+        "timeout: 5s", "timeout: 1s"
+    )
+    _, record = run_one(run_cli, write_job, text)
+    error = record["error"]
+    assert error["kind"] == "timeout"
+    assert "never completed the TLS handshake" in error["message"]
+    assert "serves TLS" in error["hint"]
+
+
+def test_resolve_reaches_silent_peer_by_name(
+    pki: TestPki,
+    silent_port: int,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    url = f"https://api.partner.test:{silent_port}/health"
+    text = one_call_job(
+        pki,
+        url,
+        identity="client",
+        job_options=["resolve: {api.partner.test: 127.0.0.1}"],
+    ).replace("timeout: 5s", "timeout: 1s")
+    _, record = run_one(run_cli, write_job, text)
+    assert record["error"]["kind"] == "timeout"
