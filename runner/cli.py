@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from runner import __version__
 from runner.config.loader import Config, load_config
 from runner.config.models import json_schema
+from runner.diagnosis.doctor import diagnose_call
 from runner.errors import ConfigError, MtlsRunnerError, UsageError
 from runner.execution.once import run_once
 from runner.execution.plan import KeyMaterial, plan_calls
+from runner.report.doctor import format_report, format_summary
 from runner.report.sinks import ConsoleSink, Fanout, JsonLinesSink, RecordSink
 from runner.transport.capabilities import check_capabilities
 from runner.transport.executor import DEFAULT_CONCURRENCY, Executor
@@ -74,6 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verbosity(run)
     run.add_argument("paths", nargs="+", metavar="PATH", help="job file or folder")
 
+    doctor = commands.add_parser(
+        "doctor",
+        help="probe the endpoints of job files and explain what fails",
+        description="For each endpoint: probe the TLS handshake, compare the "
+        "server's chain and requested CAs with the job's truststore and identity, "
+        "make one real call, and print a checklist ending with the most likely fix.",
+    )
+    doctor.add_argument(
+        "--job",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="diagnose only this job (repeatable)",
+    )
+    _add_verbosity(doctor)
+    doctor.add_argument("paths", nargs="+", metavar="PATH", help="job file or folder")
+
     commands.add_parser("schema", help="print the job file JSON Schema")
 
     demo = commands.add_parser(
@@ -113,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "doctor":
+            return _doctor(args)
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2))
             return 0
@@ -157,6 +178,25 @@ def _run(args: argparse.Namespace) -> int:
         executor.close()
         sink.close()
     return 0 if ok else 1
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    check_capabilities()
+    config = load_config(args.paths)
+    jobs = select_jobs(config, args.job)
+    calls = plan_calls(config, jobs, KeyMaterial(config))
+    executor = Executor(concurrency=1)
+    reports = []
+    try:
+        for call in calls:
+            report = diagnose_call(call, executor)
+            sys.stdout.write(format_report(report))
+            sys.stdout.flush()
+            reports.append(report)
+    finally:
+        executor.close()
+    sys.stdout.write(format_summary(reports))
+    return 0 if all(report.ok for report in reports) else 1
 
 
 def select_jobs(config: Config, wanted: Sequence[str]) -> list[str]:
