@@ -116,8 +116,8 @@ def _classify_timeout(response: Response, context: CallContext) -> Failure | Non
         )
     elif not timings.get("tls"):
         phase = (
-            "the server accepted the TCP connection but never completed the TLS "
-            "handshake"
+            "the TLS handshake did not finish: the server accepted the TCP "
+            "connection but never answered the handshake"
         )
         hint = (
             "check that the port serves TLS (not plain HTTP or another protocol) "

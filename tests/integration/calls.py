@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from tests.conftest import CliResult, TestPki
+from tests.conftest import CliResult, Pki
 
 
 def one_call_job(
-    pki: TestPki,
+    pki: Pki,
     url: str,
     *,
     identity: str | None = None,

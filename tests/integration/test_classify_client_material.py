@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from runner.demo.server import MtlsServer
 from runner.errors import ErrorKind
@@ -18,13 +17,11 @@ from runner.tls.identity import LoadedIdentity
 from runner.transport.classify import CallContext, classify
 from runner.transport.executor import Executor
 from runner.transport.request import Request, Response, TlsSettings
+from tests.conftest import CliResult, Pki
 from tests.integration.calls import one_call_job, run_one
 
-if TYPE_CHECKING:
-    from tests.conftest import CliResult, TestPki
 
-
-def _identity(pki: TestPki, chain_pem: bytes) -> LoadedIdentity:
+def _identity(pki: Pki, chain_pem: bytes) -> LoadedIdentity:
     issued = pki.client_via_intermediate
     return LoadedIdentity(
         name="reversed",
@@ -36,7 +33,7 @@ def _identity(pki: TestPki, chain_pem: bytes) -> LoadedIdentity:
     )
 
 
-def _call(url: str, pki: TestPki, identity: LoadedIdentity) -> Response:
+def _call(url: str, pki: Pki, identity: LoadedIdentity) -> Response:
     tls = TlsSettings(
         ca_pem=pki.ca.certificate_pem(),
         cert_pem=identity.chain_pem,
@@ -63,7 +60,7 @@ def _context(url: str, identity: LoadedIdentity) -> CallContext:
 
 
 def test_intermediate_first_is_identity_invalid(
-    pki: TestPki, mtls_server: Callable[..., MtlsServer]
+    pki: Pki, mtls_server: Callable[..., MtlsServer]
 ) -> None:
     url = mtls_server().url("/health")
     reversed_pem = (
@@ -82,7 +79,7 @@ def test_intermediate_first_is_identity_invalid(
 
 
 def test_leaf_first_blob_succeeds(
-    pki: TestPki, mtls_server: Callable[..., MtlsServer]
+    pki: Pki, mtls_server: Callable[..., MtlsServer]
 ) -> None:
     url = mtls_server().url("/health")
     ordered_pem = (
@@ -96,7 +93,7 @@ def test_leaf_first_blob_succeeds(
 
 
 def test_loader_puts_leaf_first(
-    pki: TestPki,
+    pki: Pki,
     mtls_server: Callable[..., MtlsServer],
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],

@@ -5,14 +5,11 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.conftest import CliResult, Pki
 from tests.integration.calls import one_call_job, run_one
-
-if TYPE_CHECKING:
-    from tests.conftest import CliResult, TestPki
 
 
 @pytest.fixture
@@ -33,7 +30,7 @@ def closed_port() -> int:
 
 
 def test_nothing_listening_is_connection_failed(
-    pki: TestPki,
+    pki: Pki,
     closed_port: int,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -46,7 +43,7 @@ def test_nothing_listening_is_connection_failed(
 
 
 def test_silent_peer_is_handshake_timeout(
-    pki: TestPki,
+    pki: Pki,
     silent_port: int,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -58,12 +55,12 @@ def test_silent_peer_is_handshake_timeout(
     _, record = run_one(run_cli, write_job, text)
     error = record["error"]
     assert error["kind"] == "timeout"
-    assert "never completed the TLS handshake" in error["message"]
+    assert "the TLS handshake did not finish" in error["message"]
     assert "serves TLS" in error["hint"]
 
 
 def test_resolve_reaches_silent_peer_by_name(
-    pki: TestPki,
+    pki: Pki,
     silent_port: int,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],

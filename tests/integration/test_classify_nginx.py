@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
+from tests.conftest import CliResult, Pki
 from tests.integration.calls import one_call_job, run_one
 from tests.nginx import NginxServer
-
-if TYPE_CHECKING:
-    from tests.conftest import CliResult, TestPki
 
 pytestmark = pytest.mark.nginx
 PROTOCOLS = ["TLSv1.2", "TLSv1.3"]
@@ -24,7 +22,7 @@ PROTOCOLS = ["TLSv1.2", "TLSv1.3"]
 
 @pytest.fixture
 def call(
-    pki: TestPki,
+    pki: Pki,
     nginx: Callable[..., NginxServer],
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -118,7 +116,7 @@ def test_intermediate_in_chain_succeeds(
 
 
 def test_wrong_server_name_is_hostname_mismatch(
-    pki: TestPki,
+    pki: Pki,
     nginx: Callable[..., NginxServer],
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -134,7 +132,7 @@ def test_wrong_server_name_is_hostname_mismatch(
 
 
 def test_untrusted_server_is_untrusted(
-    pki: TestPki,
+    pki: Pki,
     nginx: Callable[..., NginxServer],
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],

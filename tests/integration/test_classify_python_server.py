@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from runner.demo.server import MtlsServer
+from tests.conftest import CliResult, Pki
 from tests.integration.calls import one_call_job, run_one
-
-if TYPE_CHECKING:
-    from tests.conftest import CliResult, TestPki
 
 VERSIONS = ["1.2", "1.3"]
 
 
 @pytest.fixture
 def call(
-    pki: TestPki,
+    pki: Pki,
     mtls_server: Callable[..., MtlsServer],
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -77,7 +75,7 @@ def test_no_identity_tls13_explains_read_error(
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_expired_identity_is_rejected(
-    call: Callable[..., dict[str, Any]], pki: TestPki, version: str
+    call: Callable[..., dict[str, Any]], pki: Pki, version: str
 ) -> None:
     error = call(version, identity="client-expired")["error"]
     assert error["kind"] == "client_certificate_rejected"
@@ -170,7 +168,7 @@ def test_wrong_server_name_is_hostname_mismatch(
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_untrusted_server_is_untrusted(
-    call: Callable[..., dict[str, Any]], pki: TestPki, version: str
+    call: Callable[..., dict[str, Any]], pki: Pki, version: str
 ) -> None:
     error = call(version, "server_untrusted", identity="client")["error"]
     assert error["kind"] == "server_certificate_untrusted"

@@ -5,16 +5,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from runner.demo.server import MtlsServer
+from tests.conftest import CliResult, Pki
 from tests.integration.calls import one_call_job
 from tests.nginx import NginxServer
-
-if TYPE_CHECKING:
-    from tests.conftest import CliResult, TestPki
 
 ROOT = "CN=test root CA,O=mtls-runner"
 INTERMEDIATE = "CN=test intermediate CA,O=mtls-runner"
@@ -23,7 +21,7 @@ FOREIGN = "CN=foreign root CA,O=mtls-runner"
 
 @pytest.fixture
 def doctor(
-    pki: TestPki, run_cli: Callable[..., CliResult], write_job: Callable[..., Path]
+    pki: Pki, run_cli: Callable[..., CliResult], write_job: Callable[..., Path]
 ) -> Callable[..., CliResult]:
     """Run doctor on a one-endpoint job for ``url``."""
 
@@ -42,7 +40,7 @@ def python_url(mtls_server: Callable[..., MtlsServer]) -> Callable[..., str]:
 
 
 @pytest.fixture
-def nginx_url(pki: TestPki, nginx: Callable[..., NginxServer]) -> Callable[..., str]:
+def nginx_url(pki: Pki, nginx: Callable[..., NginxServer]) -> Callable[..., str]:
     """Start nginx that names only the test root CA as acceptable for clients."""
 
     def start(**options: Any) -> str:
@@ -84,7 +82,7 @@ def test_lists_server_chain(
 
 @pytest.mark.nginx
 def test_reports_acceptable_ca_names(
-    doctor: Callable[..., CliResult], nginx_url: Callable[..., str], pki: TestPki
+    doctor: Callable[..., CliResult], nginx_url: Callable[..., str], pki: Pki
 ) -> None:
     url = nginx_url(client_ca=pki.path("ca-and-intermediate.pem"))
     result = doctor(url, identity="client")
@@ -239,7 +237,7 @@ def test_probe_follows_resolve(
 
 
 def test_job_option_selects_job(
-    pki: TestPki,
+    pki: Pki,
     python_url: Callable[..., str],
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -256,7 +254,7 @@ def test_job_option_selects_job(
 
 
 def test_unknown_job_is_usage_error(
-    pki: TestPki,
+    pki: Pki,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
 ) -> None:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from runner.demo.server import MtlsServer
+from tests.conftest import CliResult, Pki
 from tests.integration.calls import one_call_job, run_one
 from tests.nginx import NginxServer
-
-if TYPE_CHECKING:
-    from tests.conftest import CliResult, TestPki
 
 REQUIRED = "{fails_with: client_certificate_required}"
 
@@ -25,7 +22,7 @@ def server_url(mtls_server: Callable[..., MtlsServer]) -> str:
 
 
 def test_no_certificate_meets_required(
-    pki: TestPki,
+    pki: Pki,
     server_url: str,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -39,7 +36,7 @@ def test_no_certificate_meets_required(
 
 
 def test_console_says_failed_as_expected(
-    pki: TestPki,
+    pki: Pki,
     server_url: str,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -51,7 +48,7 @@ def test_console_says_failed_as_expected(
 
 
 def test_successful_call_misses_required(
-    pki: TestPki,
+    pki: Pki,
     server_url: str,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -65,7 +62,7 @@ def test_successful_call_misses_required(
 
 
 def test_other_kind_misses_required(
-    pki: TestPki,
+    pki: Pki,
     server_url: str,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -82,7 +79,7 @@ def test_other_kind_misses_required(
 
 
 def test_foreign_certificate_meets_rejected(
-    pki: TestPki,
+    pki: Pki,
     server_url: str,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -100,7 +97,7 @@ def test_foreign_certificate_meets_rejected(
 
 @pytest.mark.nginx
 def test_nginx_no_certificate_meets_required(
-    pki: TestPki,
+    pki: Pki,
     nginx: Callable[..., NginxServer],
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],
@@ -115,7 +112,7 @@ def test_nginx_no_certificate_meets_required(
 
 
 def test_unknown_kind_is_config_error(
-    pki: TestPki,
+    pki: Pki,
     server_url: str,
     run_cli: Callable[..., CliResult],
     write_job: Callable[..., Path],

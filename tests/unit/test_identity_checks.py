@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -11,9 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from runner.demo.pki import Issued
 from runner.tls.checks import Problem, accepted_name_on_path, check_identity
 from runner.tls.identity import LoadedIdentity
-
-if TYPE_CHECKING:
-    from tests.conftest import TestPki
+from tests.conftest import Pki
 
 
 def _identity(
@@ -37,22 +34,22 @@ def _problems(
     return [f.problem for f in check_identity(identity, trusted=trusted)]
 
 
-def test_valid_identity_has_no_findings(pki: TestPki) -> None:
+def test_valid_identity_has_no_findings(pki: Pki) -> None:
     identity = _identity(pki.client)
     assert check_identity(identity, trusted=[pki.ca.certificate]) == []
 
 
-def test_expired(pki: TestPki) -> None:
+def test_expired(pki: Pki) -> None:
     problems = _problems(_identity(pki.client_expired), trusted=[pki.ca.certificate])
     assert problems == [Problem.EXPIRED]
 
 
-def test_not_yet_valid(pki: TestPki) -> None:
+def test_not_yet_valid(pki: Pki) -> None:
     identity = _identity(pki.client_not_yet_valid)
     assert _problems(identity, trusted=[pki.ca.certificate]) == [Problem.NOT_YET_VALID]
 
 
-def test_server_auth_only(pki: TestPki) -> None:
+def test_server_auth_only(pki: Pki) -> None:
     findings = check_identity(
         _identity(pki.client_server_only), trusted=[pki.ca.certificate]
     )
@@ -60,7 +57,7 @@ def test_server_auth_only(pki: TestPki) -> None:
     assert "only serverAuth" in findings[0].message
 
 
-def test_leaf_not_first(pki: TestPki) -> None:
+def test_leaf_not_first(pki: Pki) -> None:
     identity = _identity(
         pki.client_via_intermediate, pki.intermediate, leaf_first=False
     )
@@ -68,31 +65,31 @@ def test_leaf_not_first(pki: TestPki) -> None:
     assert problems == [Problem.LEAF_NOT_FIRST]
 
 
-def test_unknown_issuer_is_uncertain(pki: TestPki) -> None:
+def test_unknown_issuer_is_uncertain(pki: Pki) -> None:
     findings = check_identity(_identity(pki.client_via_intermediate))
     assert [f.problem for f in findings] == [Problem.INCOMPLETE_CHAIN]
     assert findings[0].certain is False
 
 
-def test_intermediate_in_truststore_completes_chain(pki: TestPki) -> None:
+def test_intermediate_in_truststore_completes_chain(pki: Pki) -> None:
     identity = _identity(pki.client_via_intermediate)
     trusted = [pki.ca.certificate, pki.intermediate.certificate]
     assert check_identity(identity, trusted=trusted) == []
 
 
-def test_issuer_not_among_named_cas(pki: TestPki) -> None:
+def test_issuer_not_among_named_cas(pki: Pki) -> None:
     identity = _identity(pki.client_foreign)
     findings = check_identity(identity, accepted_names=[pki.ca.certificate.subject])
     assert [f.problem for f in findings] == [Problem.ISSUER_NOT_ACCEPTED]
     assert "CN=test root CA" in findings[0].message
 
 
-def test_chain_reaches_named_root(pki: TestPki) -> None:
+def test_chain_reaches_named_root(pki: Pki) -> None:
     identity = _identity(pki.client_via_intermediate, pki.intermediate)
     name = accepted_name_on_path(identity, [pki.ca.certificate.subject])
     assert name == pki.ca.certificate.subject
 
 
-def test_missing_intermediate_misses_named_root(pki: TestPki) -> None:
+def test_missing_intermediate_misses_named_root(pki: Pki) -> None:
     identity = _identity(pki.client_via_intermediate)
     assert accepted_name_on_path(identity, [pki.ca.certificate.subject]) is None
