@@ -115,7 +115,7 @@ def _connection_checks(result: ProbeResult) -> list[Check]:
         ]
     checks = [Check(Status.OK, f"TCP connection to {where}")]
     # One accepted version is enough, so a refused other version is only noted.
-    refused = Status.INFO if result.reached_tls else Status.FAIL
+    not_accepted = Status.INFO if result.reached_tls else Status.FAIL
     for version in result.versions:
         if version.accepted:
             checks.append(
@@ -123,7 +123,7 @@ def _connection_checks(result: ProbeResult) -> list[Check]:
             )
         else:
             checks.append(
-                Check(refused, f"{version.version} not accepted: {version.detail}")
+                Check(not_accepted, f"{version.version} not accepted: {version.detail}")
             )
     return checks
 
@@ -236,14 +236,14 @@ def _real_call(request: Request, executor: Executor) -> Response:
 def _call_check(
     call: PlannedCall, response: Response, ok: bool, failure: Failure | None
 ) -> Check:
-    what = f"call {call.method} {call.url}"
+    called = f"call {call.method} {call.url}"
     if failure is None:
         took = response.timings_ms.get("total", 0.0)
-        return Check(Status.OK, f"{what}: status {response.status} in {took:.0f} ms")
+        return Check(Status.OK, f"{called}: status {response.status} in {took:.0f} ms")
     verdict = "failed as expected" if ok else "failed"
     return Check(
         Status.OK if ok else Status.FAIL,
-        f"{what} {verdict}: {failure.kind}",
+        f"{called} {verdict}: {failure.kind}",
         (failure.message,),
     )
 

@@ -3,7 +3,7 @@
 libcurl does not expose the CA names a server sends in its certificate request,
 so ``doctor`` opens its own TLS connections to the endpoint, one per TLS
 version, without a client certificate. The probes do not verify the server
-during the handshake, so they can report what an untrusted server presents;
+during the handshake, so they can report what an untrusted server presents.
 ``verify_chain`` then checks that chain against the job's truststore, as
 libcurl would.
 """
@@ -29,7 +29,7 @@ _READ_CERTIFICATE_REQUEST = b"read server certificate request"
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where to probe: the URL's host (for SNI and names) and the address to dial."""
+    """Target of a probe: the URL's host (for SNI and name checks) and the address."""
 
     host: str
     port: int
@@ -37,8 +37,8 @@ class Endpoint:
 
     @property
     def display(self) -> str:
-        shown = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{shown}:{self.port}"
+        address = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{address}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class VersionResult:
 
 @dataclass
 class ProbeResult:
-    """What the probes learned about one endpoint."""
+    """Findings of the probes for one endpoint."""
 
     endpoint: Endpoint
     connect_error: str | None = None

@@ -37,7 +37,7 @@ _USAGE_NAMES = {
 
 
 class Problem(StrEnum):
-    """What is wrong with an identity, as far as the runner can tell alone."""
+    """Kind of problem the runner can find in an identity on its own."""
 
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"
@@ -66,7 +66,7 @@ def check_identity(
 ) -> list[IdentityFinding]:
     """List what is wrong with an identity, most decisive first.
 
-    ``trusted`` are certificates the runner holds besides the chain (the job's
+    ``trusted`` are certificates the runner has besides the chain (the job's
     truststore), used to tell whether the chain's last issuer is a root.
     ``accepted_names`` are the CA names a server sent in its certificate request,
     or None when unknown.
@@ -86,7 +86,7 @@ def check_identity(
 
 
 def certificate_file(identity: LoadedIdentity) -> str:
-    """Return the file that holds the identity's certificate, for hints."""
+    """Return the path of the identity's certificate file, for hints."""
     return str(identity.sources[0]) if identity.sources else f"'{identity.name}'"
 
 
@@ -96,9 +96,9 @@ def path_to_root(
     """Return the leaf and the certificates that link up from it, in order.
 
     The path continues through ``trusted`` certificates, because OpenSSL
-    completes a client's chain from its trust store before sending it (seen
-    with libcurl 8.23 and OpenSSL 3.6: a leaf whose intermediate is only in the
-    truststore is accepted by a server that trusts the root).
+    completes a client's chain from its trust store before sending it. Seen with
+    libcurl 8.23 and OpenSSL 3.6: a server that trusts only the root accepts a
+    leaf whose intermediate is in the job's truststore but not in its chain.
     """
     path = [identity.leaf]
     candidates = [*identity.chain, *trusted]

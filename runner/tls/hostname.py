@@ -1,7 +1,7 @@
 """Match a server certificate's names against the host a URL names.
 
 The rules follow RFC 6125 as OpenSSL applies them for libcurl: subject
-alternative names are compared case-insensitively, a wildcard stands only for
+alternative names are compared case-insensitively, a wildcard matches only
 the whole left-most label, an IP address must appear as an IP address entry,
 and the common name counts only when the certificate has no DNS names. The real
 call stays the authority; ``doctor`` uses this to explain it beforehand.

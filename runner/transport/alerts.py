@@ -3,7 +3,7 @@ to read them from libcurl's error text and verbose lines.
 
 Alert codes and names follow RFC 8446 section 6 (and RFC 5246 for the TLS 1.2
 ones). OpenSSL 3 words them in its error text as "ssl/tls alert bad certificate",
-"tlsv1 alert unknown ca" or "tlsv13 alert certificate required"; libcurl's
+"tlsv1 alert unknown ca" or "tlsv13 alert certificate required". libcurl's
 verbose output prints "TLSv1.2 (IN), TLS alert, unknown CA (560)", where 560 is
 512 plus the alert code.
 """
@@ -16,7 +16,7 @@ from enum import Enum
 
 
 class Effect(Enum):
-    """What an alert from the server says about the client certificate."""
+    """Meaning of a server's alert for the client certificate."""
 
     REQUIRED = "required"  # the server wants a certificate and got none
     REJECTED = "rejected"  # the server got a certificate and refused it

@@ -83,7 +83,7 @@ def _classify_client_material(
     message = response.curl_message
     if not any(text in message for text in _CLIENT_MATERIAL_TEXTS):
         return None
-    said = f"libcurl reported error {response.curl_code} '{message}'"
+    reported = f"libcurl reported error {response.curl_code} '{message}'"
     findings = context.identity_findings()
     misordered = next(
         (f for f in findings if f.problem is Problem.LEAF_NOT_FIRST), None
@@ -91,13 +91,13 @@ def _classify_client_material(
     if misordered is not None:
         return Failure(
             ErrorKind.IDENTITY_INVALID,
-            f"{said}, but the private key is readable: {misordered.message}, and "
+            f"{reported}, but the private key is readable: {misordered.message}, and "
             "OpenSSL pairs the key with the first certificate",
             misordered.fix,
         )
     return Failure(
         ErrorKind.IDENTITY_INVALID,
-        f"OpenSSL could not use the client certificate and key: {said}",
+        f"OpenSSL could not use the client certificate and key: {reported}",
         "check that the certificate file starts with the certificate issued for the "
         "key; 'mtls-runner validate' loads and matches them",
     )
@@ -192,7 +192,7 @@ def _handshake_failure(
 
 
 def _classify_closed(response: Response, context: CallContext) -> Failure | None:
-    """A connection closed right after the handshake, before any HTTP response."""
+    """Classify a connection closed right after the handshake, before a response."""
     if response.curl_code not in (pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR):
         return None
     if response.status is not None or response.tls_version is None:

@@ -1,4 +1,4 @@
-"""A classified failure, and what the runner knows about a call before it runs."""
+"""A classified failure, and the facts the runner has about a call before it runs."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ class Failure:
 
 @dataclass(frozen=True)
 class CallContext:
-    """What the runner itself knows about a call, used to overrule libcurl's code.
+    """Facts the runner has about a call, used to overrule libcurl's code.
 
-    ``trusted`` holds the job's truststore certificates, which tell whether the
+    ``trusted`` contains the job's truststore certificates, which tell whether the
     identity's chain ends at a root. ``server_ca_names`` are the CA names the
     server sent in its certificate request when a probe saw them (``doctor``),
     else None.

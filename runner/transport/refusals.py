@@ -50,19 +50,19 @@ _DEFAULT_FIX = (
 def misleading_code(response: Response) -> str:
     """Explain a libcurl error code that points away from the client certificate."""
     code = response.curl_code
-    said = f"libcurl reported error {code} '{response.curl_message}'"
+    reported = f"libcurl reported error {code} '{response.curl_message}'"
     if code == pycurl.E_PEER_FAILED_VERIFICATION:
         return (
-            f"{said}, which reads as if the server's certificate had failed, but the "
-            "refusal came from the server"
+            f"{reported}, which reads as if the server's certificate had failed, "
+            "but the refusal came from the server"
         )
     if code in (pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR):
         return (
-            f"{said}, a network error, because under TLS 1.3 the server checks the "
+            f"{reported}, a network error, because under TLS 1.3 the server checks the "
             "client certificate after the handshake and then closes the connection"
         )
     if code == pycurl.E_SSL_CONNECT_ERROR:
-        return f"{said}, a generic handshake error"
+        return f"{reported}, a generic handshake error"
     if code == 0 and response.status is not None:
         return (
             "libcurl reported no error, because the gateway checks the certificate "

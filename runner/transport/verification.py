@@ -1,9 +1,9 @@
 """Classify failures of the server certificate check: untrusted CA, wrong name.
 
 libcurl verifies the server's chain with OpenSSL and then the host name itself,
-and reports both as error 60. Its verbose output has "OpenSSL verify result: N";
-a result of 0 means the chain was accepted, so a later code 60 without a host
-name message came from the server refusing the client certificate.
+and reports both as error 60. Its verbose output has "OpenSSL verify result: N",
+where 0 means the chain was accepted. A code 60 without a verify result or a host
+name message therefore came from the server rejecting the client certificate.
 """
 
 from __future__ import annotations
