@@ -90,7 +90,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="diagnose only this job (repeatable)",
     )
-    _add_verbosity(doctor)
     doctor.add_argument("paths", nargs="+", metavar="PATH", help="job file or folder")
 
     commands.add_parser("schema", help="print the job file JSON Schema")
