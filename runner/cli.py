@@ -18,7 +18,11 @@ from runner.execution.plan import KeyMaterial, plan_calls
 from runner.report.doctor import format_report, format_summary
 from runner.report.sinks import ConsoleSink, Fanout, JsonLinesSink, RecordSink
 from runner.transport.capabilities import check_capabilities
-from runner.transport.executor import DEFAULT_CONCURRENCY, Executor
+from runner.transport.executor import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_PER_HOST,
+    Executor,
+)
 from runner.transport.request import DEFAULT_BODY_LIMIT
 
 log = logging.getLogger("runner")
@@ -64,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"calls in flight at once (default {DEFAULT_CONCURRENCY})",
+    )
+    run.add_argument(
+        "--host-concurrency",
+        type=_positive_int,
+        default=DEFAULT_PER_HOST,
+        metavar="N",
+        help="calls in flight at once to one host and port, at most --concurrency "
+        f"(default {DEFAULT_PER_HOST})",
     )
     run.add_argument(
         "--body-limit",
@@ -167,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.response_log:
         sinks.append(JsonLinesSink.append_to(args.response_log))
     sink = Fanout(sinks)
-    executor = Executor(concurrency=args.concurrency)
+    executor = Executor(concurrency=args.concurrency, per_host=args.host_concurrency)
     try:
         calls = plan_calls(
             config, jobs, KeyMaterial(config), body_limit=args.body_limit

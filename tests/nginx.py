@@ -48,6 +48,8 @@ _SERVER = """\
         location = /health {{ return 200 "UP\\n"; }}
         location = /whoami {{ return 200 "$ssl_client_s_dn\\n"; }}
         location = /verify {{ return 200 "$ssl_client_verify\\n"; }}
+        location = /protocol {{ return 200 "$server_protocol\\n"; }}
+        location = /session {{ return 200 "$ssl_session_reused\\n"; }}
         location /files/ {{ alias {prefix}/files/; }}
         location /status/ {{
             location = /status/404 {{ return 404 "not found\\n"; }}

@@ -1,13 +1,18 @@
 """Run many transfers at once on pycurl's multi interface.
 
 Connections and TLS sessions live in a libcurl multi handle, so each pool key
-(identity, truststore and HTTP version) gets a multi handle of its own: a
-connection opened with one client certificate can never carry a call made with
-another. Easy handles are kept per pool and reused, so connections persist across
-calls and across scheduled ticks while the executor lives.
+(identity, truststore, HTTP version and ``resolve`` entries) gets a multi handle
+of its own: a connection opened with one client certificate can never carry a
+call made with another, whatever libcurl's own reuse checks compare. Easy
+handles are kept per pool and reused, so connections persist across calls and
+across scheduled ticks while the executor lives.
 
-The executor runs in one thread. ``submit`` may be called from any thread; it
-wakes the loop through a pipe.
+Two limits apply: ``concurrency`` calls in flight in all, and ``per_host`` calls
+in flight to one host and port, across pools. Calls over a limit wait in a queue
+per host, so a busy host does not hold up calls to others.
+
+The executor runs in one thread. ``submit`` and ``wake`` may be called from any
+thread; they wake the loop through a pipe.
 """
 
 from __future__ import annotations
@@ -24,12 +29,17 @@ from urllib.parse import urlsplit
 
 import pycurl
 
-from runner.transport.request import Request, Response, ServerCertificate
+from runner.transport.connections import ConnectionTracker
+from runner.transport.request import Request, Response
 from runner.transport.transfer import Transfer
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
+# Six connections per host is what browsers open to one HTTP/1.1 server: enough
+# to keep a server busy, few enough that a tick of many endpoints on one API does
+# not take all of the global limit or look like a flood to the server.
+DEFAULT_PER_HOST = 6
 IDLE_POLL_MS = 1000
 # Connections each pool keeps open between calls; libcurl closes the oldest beyond.
 POOL_MAX_CONNECTIONS = 64
@@ -37,21 +47,14 @@ POOL_MAX_CONNECTIONS = 64
 Callback = Callable[[Request, Response], None]
 
 
-@dataclass(frozen=True)
-class _TlsFacts:
-    version: str | None
-    cipher: str | None
-    server_certificates: list[ServerCertificate]
-
-
 @dataclass
 class _Pool:
     multi: pycurl.CurlMulti
     idle: list[pycurl.Curl] = field(default_factory=list)
+    connections: ConnectionTracker = field(default_factory=ConnectionTracker)
+    # Transfers that inspect TLS and have not yet shared their handshake facts.
+    inspecting: set[Transfer] = field(default_factory=set)
     active: int = 0
-    # Handshake facts per connection id, for calls that reuse a connection and so
-    # see no handshake of their own.
-    tls_facts: dict[int, _TlsFacts] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +62,7 @@ class _Active:
     transfer: Transfer
     pool: _Pool
     host: str
+    claimed: int | None  # the connection this call was expected to reuse
     callback: Callback
 
 
@@ -66,14 +70,19 @@ class Executor:
     """Run Requests concurrently and report each Response through a callback."""
 
     def __init__(
-        self, concurrency: int = DEFAULT_CONCURRENCY, per_host: int | None = None
+        self,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        per_host: int | None = None,
     ) -> None:
         if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        if per_host is not None and per_host < 1:
+            raise ValueError(f"per_host must be at least 1, got {per_host}")
         self.concurrency = concurrency
-        self.per_host = per_host or concurrency
-        self._pending: deque[tuple[Request, Callback]] = deque()
-        self._pools: dict[str, _Pool] = {}
+        self.per_host = min(per_host or DEFAULT_PER_HOST, concurrency)
+        self._incoming: deque[tuple[Request, Callback]] = deque()
+        self._waiting: dict[str, deque[tuple[Request, Callback]]] = {}
+        self._pools: dict[tuple[str, tuple[str, ...]], _Pool] = {}
         self._active: dict[pycurl.Curl, _Active] = {}
         self._per_host: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -85,7 +94,11 @@ class Executor:
     def submit(self, request: Request, callback: Callback) -> None:
         """Queue a request; ``callback`` runs in the executor's thread when done."""
         with self._lock:
-            self._pending.append((request, callback))
+            self._incoming.append((request, callback))
+        self.wake()
+
+    def wake(self) -> None:
+        """Interrupt the loop's wait, for example after setting its stop event."""
         # A full pipe means the loop is awake already.
         with contextlib.suppress(BlockingIOError):
             os.write(self._wake_write, b"\0")
@@ -93,7 +106,8 @@ class Executor:
     @property
     def busy(self) -> bool:
         with self._lock:
-            return bool(self._pending) or bool(self._active)
+            incoming = bool(self._incoming)
+        return incoming or bool(self._waiting) or bool(self._active)
 
     def run_until_idle(self) -> None:
         """Drive transfers until nothing is queued or in flight."""
@@ -101,18 +115,29 @@ class Executor:
             self.step(IDLE_POLL_MS)
 
     def run_until(self, stop: threading.Event) -> None:
-        """Drive transfers until ``stop`` is set and every transfer has finished."""
+        """Drive transfers until ``stop`` is set and every transfer has finished.
+
+        Call ``wake`` after setting ``stop`` to end an idle wait at once.
+        """
         while not stop.is_set() or self.busy:
-            self.step(IDLE_POLL_MS)
+            if self.busy:
+                self.step(IDLE_POLL_MS)
+            else:
+                self._wait(IDLE_POLL_MS, transfers=False)
 
     def step(self, max_wait_ms: int) -> None:
-        """Start what the limits allow, advance transfers, then wait for activity."""
-        self._start_pending()
-        for pool in self._pools.values():
-            if pool.active:
-                self._perform(pool)
-        self._start_pending()
-        self._wait(max_wait_ms)
+        """Start what the limits allow, advance transfers, then wait for activity.
+
+        Returns without waiting when nothing is in flight.
+        """
+        self._start_waiting()
+        self._perform_all()
+        # Calls started in place of finished ones send their requests at once on
+        # the connections those left idle.
+        if self._start_waiting():
+            self._perform_all()
+        if self._active:
+            self._wait(max_wait_ms)
 
     def close(self) -> None:
         """Close every handle and connection; the executor cannot be used after."""
@@ -128,100 +153,124 @@ class Executor:
         os.close(self._wake_read)
         os.close(self._wake_write)
 
-    def _start_pending(self) -> None:
-        deferred: list[tuple[Request, Callback]] = []
-        while len(self._active) < self.concurrency:
-            with self._lock:
-                if not self._pending:
-                    break
-                request, callback = self._pending.popleft()
+    def _start_waiting(self) -> bool:
+        """Start queued calls within both limits; return whether any started."""
+        with self._lock:
+            incoming, self._incoming = self._incoming, deque()
+        for request, callback in incoming:
             host = _host_key(request.url)
-            if self._per_host.get(host, 0) >= self.per_host:
-                deferred.append((request, callback))
-                continue
-            self._start(request, callback, host)
-        if deferred:
-            with self._lock:
-                self._pending.extendleft(reversed(deferred))
+            self._waiting.setdefault(host, deque()).append((request, callback))
+        started = False
+        for host in list(self._waiting):
+            queue = self._waiting[host]
+            while (
+                queue
+                and len(self._active) < self.concurrency
+                and self._per_host.get(host, 0) < self.per_host
+            ):
+                request, callback = queue.popleft()
+                self._start(request, callback, host)
+                started = True
+            if not queue:
+                del self._waiting[host]
+            if len(self._active) >= self.concurrency:
+                break
+        return started
 
     def _start(self, request: Request, callback: Callback, host: str) -> None:
-        pool = self._pool(request.tls.pool_key)
+        pool = self._pool(request)
         handle = pool.idle.pop() if pool.idle else pycurl.Curl()
+        claimed = pool.connections.claim(host)
         try:
-            transfer = Transfer(handle, request)
+            transfer = Transfer(handle, request, inspect_tls=claimed is None)
         except pycurl.error as e:
+            pool.connections.finished(claimed, host, None, -1, False)
             handle.reset()
             pool.idle.append(handle)
             response = Response(curl_code=e.args[0], curl_message=str(e.args[1]))
-            callback(request, response)
+            _run_callback(callback, request, response)
             return
         pool.multi.add_handle(handle)
         pool.active += 1
+        if transfer.inspect_tls:
+            pool.inspecting.add(transfer)
         self._per_host[host] = self._per_host.get(host, 0) + 1
-        self._active[handle] = _Active(transfer, pool, host, callback)
+        self._active[handle] = _Active(transfer, pool, host, claimed, callback)
         self.max_active_seen = max(self.max_active_seen, len(self._active))
 
-    def _pool(self, key: str) -> _Pool:
+    def _pool(self, request: Request) -> _Pool:
+        # CURLOPT_RESOLVE entries land in the multi handle's DNS cache, where they
+        # would redirect other jobs' calls to the same host name.
+        key = (request.tls.pool_key, request.resolve)
         pool = self._pools.get(key)
         if pool is None:
             multi = pycurl.CurlMulti()
             multi.setopt(pycurl.M_MAXCONNECTS, POOL_MAX_CONNECTIONS)
+            # Calls to a host never exceed per_host, so this only makes libcurl
+            # close an idle connection before it opens one more than that.
+            multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, self.per_host)
             pool = self._pools[key] = _Pool(multi)
         return pool
+
+    def _perform_all(self) -> None:
+        for pool in self._pools.values():
+            if pool.active:
+                self._perform(pool)
 
     def _perform(self, pool: _Pool) -> None:
         while True:
             status, _ = pool.multi.perform()
             if status != pycurl.E_CALL_MULTI_PERFORM:
                 break
+        for transfer in list(pool.inspecting):
+            _share_handshake(pool, transfer)
+        done: list[tuple[pycurl.Curl, int, str]] = []
         while True:
             queued, succeeded, failed = pool.multi.info_read()
-            for handle in succeeded:
-                self._finish(handle, 0, "")
-            for handle, code, message in failed:
-                self._finish(handle, code, message)
+            done.extend((handle, 0, "") for handle in succeeded)
+            done.extend(failed)
             if queued == 0:
                 break
+        for handle, code, message in done:
+            self._finish(handle, code, message)
 
     def _finish(self, handle: pycurl.Curl, code: int, message: str) -> None:
         active = self._active.pop(handle)
         pool = active.pool
+        transfer = active.transfer
+        response = transfer.finish(code, message)
+        _share_handshake(pool, transfer)
+        pool.inspecting.discard(transfer)
         pool.multi.remove_handle(handle)
         pool.active -= 1
         self._per_host[active.host] -= 1
-        response = active.transfer.finish(code, message)
-        _share_tls_facts(pool, response)
+        _fill_tls_facts(pool, response)
+        pool.connections.finished(
+            active.claimed,
+            active.host,
+            response.connection_id,
+            transfer.socket,
+            response.http_version == "2",
+        )
+        if active.claimed is not None and not response.reused_connection:
+            # NOTE: libcurl opened a connection although an idle one was expected
+            # (the server closed it moments before), so no TLS facts were asked for.
+            log.debug(
+                "call to %s opened a connection unexpectedly; its record has no "
+                "TLS version or cipher",
+                transfer.request.url,
+            )
         handle.reset()
         pool.idle.append(handle)
-        try:
-            active.callback(active.transfer.request, response)
-        except Exception:
-            log.exception(
-                "response callback failed for %s", active.transfer.request.url
-            )
+        _run_callback(active.callback, transfer.request, response)
 
-    def _wait(self, max_wait_ms: int) -> None:
+    def _wait(self, max_wait_ms: int, transfers: bool = True) -> None:
         poller = select.poll()
         poller.register(self._wake_read, select.POLLIN)
         timeout_ms = max_wait_ms
-        for pool in self._pools.values():
-            if not pool.active:
-                continue
-            reads, writes, errors = pool.multi.fdset()
-            for fd in set(reads) | set(writes) | set(errors):
-                mask = 0
-                if fd in reads:
-                    mask |= select.POLLIN
-                if fd in writes:
-                    mask |= select.POLLOUT
-                poller.register(fd, mask | select.POLLPRI)
-            pool_timeout = pool.multi.timeout()
-            if pool_timeout >= 0:
-                timeout_ms = min(timeout_ms, pool_timeout)
-            elif not (reads or writes or errors):
-                timeout_ms = min(timeout_ms, 10)  # libcurl has nothing to wait on yet
-        if self._active and timeout_ms == max_wait_ms:
-            timeout_ms = min(timeout_ms, 100)
+        for pool in self._pools.values() if transfers else ():
+            if pool.active:
+                timeout_ms = min(timeout_ms, _register(poller, pool.multi))
         events = poller.poll(timeout_ms)
         if any(fd == self._wake_read for fd, _ in events):
             with contextlib.suppress(BlockingIOError):
@@ -229,24 +278,52 @@ class Executor:
                     pass
 
 
-def _share_tls_facts(pool: _Pool, response: Response) -> None:
-    """Copy handshake facts onto calls that reused a connection; remember new ones."""
-    connection = response.connection_id
-    if connection is None:
+def _register(poller: select.poll, multi: pycurl.CurlMulti) -> int:
+    """Add a multi handle's sockets to ``poller``; return how long it may wait."""
+    reads, writes, errors = multi.fdset()
+    for fd in set(reads) | set(writes) | set(errors):
+        mask = select.POLLPRI
+        if fd in reads:
+            mask |= select.POLLIN
+        if fd in writes:
+            mask |= select.POLLOUT
+        poller.register(fd, mask)
+    timeout = int(multi.timeout())
+    if timeout >= 0:
+        return timeout
+    # libcurl has nothing to wait on yet, for example while a resolver thread runs.
+    return 10 if not (reads or writes or errors) else 100
+
+
+def _share_handshake(pool: _Pool, transfer: Transfer) -> None:
+    """Publish a new connection's handshake facts for calls that reuse it."""
+    facts = transfer.take_handshake_facts()
+    if facts is None:
         return
-    if response.tls_version is not None:
-        pool.tls_facts[connection] = _TlsFacts(
-            response.tls_version, response.tls_cipher, response.server_certificates
-        )
-        if len(pool.tls_facts) > 4 * POOL_MAX_CONNECTIONS:
-            pool.tls_facts.pop(next(iter(pool.tls_facts)))
+    pool.inspecting.discard(transfer)
+    connection_id = transfer.handle.getinfo(pycurl.CONN_ID)
+    if connection_id >= 0:
+        pool.connections.remember(connection_id, facts)
+
+
+def _fill_tls_facts(pool: _Pool, response: Response) -> None:
+    """Copy handshake facts onto a call that reused a connection."""
+    if response.connection_id is None or response.tls_version is not None:
         return
-    known = pool.tls_facts.get(connection)
-    if known is not None:
-        response.tls_version = known.version
-        response.tls_cipher = known.cipher
-        if not response.server_certificates:
-            response.server_certificates = known.server_certificates
+    facts = pool.connections.facts(response.connection_id)
+    if facts is None:
+        return
+    response.tls_version = facts.version
+    response.tls_cipher = facts.cipher
+    if not response.server_certificates:
+        response.server_certificates = list(facts.server_certificates)
+
+
+def _run_callback(callback: Callback, request: Request, response: Response) -> None:
+    try:
+        callback(request, response)
+    except Exception:
+        log.exception("response callback failed for %s", request.url)
 
 
 def _host_key(url: str) -> str:

@@ -4,6 +4,18 @@ Key material reaches libcurl only through the *_BLOB options. The default CA fil
 and CA path compiled into libcurl are unset, so the blob is the only trust anchor:
 a pycurl wheel built for RHEL, for example, would otherwise also trust
 /etc/pki/tls/certs/ca-bundle.crt. Peer and host verification are always on.
+
+A transfer that inspects TLS opens a new connection and turns on libcurl's verbose
+log, where the negotiated version, cipher and received alerts appear. The executor
+asks for that only when no idle connection is known to be usable, because the log
+costs Python callbacks on every call. CURLOPT_CERTINFO is always on: libcurl
+collects the server's chain only during a handshake, so it costs nothing on a
+reused connection.
+
+Memory per call is bounded: the body callback keeps ``body_limit`` bytes and counts
+the rest, and ``max_response_bytes`` stops a call through CURLOPT_MAXFILESIZE_LARGE
+(which libcurl applies to Content-Length, and since 8.4.0 while the body arrives)
+and through the body callback for older libcurl.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ import re
 import pycurl
 
 from runner import __version__
+from runner.transport.connections import MAX_IDLE_S, TlsFacts
 from runner.transport.request import Request, Response, ServerCertificate
 
 USER_AGENT = f"mtls-runner/{__version__}"
@@ -40,14 +53,20 @@ _TIMINGS = (
 class Transfer:
     """One request on one curl handle: options in, Response out."""
 
-    def __init__(self, handle: pycurl.Curl, request: Request) -> None:
+    def __init__(
+        self, handle: pycurl.Curl, request: Request, inspect_tls: bool = True
+    ) -> None:
         self.handle = handle
         self.request = request
+        self.inspect_tls = inspect_tls
         self.response = Response()
+        # The connection's socket once finished, or -1 when libcurl closed it.
+        self.socket = -1
         self._body = bytearray()
         self._tail = b""
         self._found: set[bytes] = set()
         self._overlap = max((len(n) for n in request.body_needles), default=1) - 1
+        self._facts_taken = False
         self._configure()
 
     def _configure(self) -> None:
@@ -65,16 +84,30 @@ class Transfer:
             handle.setopt(pycurl.CONNECTTIMEOUT_MS, connect_ms)
         if request.resolve:
             handle.setopt(pycurl.RESOLVE, list(request.resolve))
-        if request.http_version is not None:
-            handle.setopt(pycurl.HTTP_VERSION, _HTTP_VERSIONS[request.http_version])
+        self._configure_connection()
         self._configure_method()
         # An empty "Expect:" stops libcurl from waiting for "100 Continue".
         headers = [f"{name}: {value}" for name, value in request.headers]
         handle.setopt(pycurl.HTTPHEADER, [*headers, "Expect:"])
         handle.setopt(pycurl.WRITEFUNCTION, self._on_body)
         handle.setopt(pycurl.HEADERFUNCTION, self._on_header)
-        handle.setopt(pycurl.VERBOSE, 1)
-        handle.setopt(pycurl.DEBUGFUNCTION, self._on_debug)
+        if request.max_response_bytes is not None:
+            handle.setopt(pycurl.MAXFILESIZE_LARGE, request.max_response_bytes)
+        handle.setopt(pycurl.OPT_CERTINFO, 1)
+        if self.inspect_tls:
+            handle.setopt(pycurl.VERBOSE, 1)
+            handle.setopt(pycurl.DEBUGFUNCTION, self._on_debug)
+
+    def _configure_connection(self) -> None:
+        handle = self.handle
+        version = self.request.http_version
+        if version is not None:
+            handle.setopt(pycurl.HTTP_VERSION, _HTTP_VERSIONS[version])
+        handle.setopt(pycurl.MAXAGE_CONN, MAX_IDLE_S)
+        if self.inspect_tls:
+            # A new connection, so that the handshake shows in the verbose log and
+            # no idle connection that another call expects to reuse is taken.
+            handle.setopt(pycurl.FRESH_CONNECT, 1)
 
     def _configure_tls(self) -> None:
         handle = self.handle
@@ -89,7 +122,6 @@ class Transfer:
             handle.setopt(pycurl.SSLCERT_BLOB, tls.cert_pem)
             handle.setopt(pycurl.SSLKEYTYPE, "PEM")
             handle.setopt(pycurl.SSLKEY_BLOB, tls.key_pem)
-        handle.setopt(pycurl.OPT_CERTINFO, 1)
 
     def _configure_method(self) -> None:
         handle = self.handle
@@ -141,20 +173,40 @@ class Transfer:
         match = _SSL_CONNECTION.search(text)
         if match:
             self.response.tls_version, self.response.tls_cipher = match.groups()
-        if text.startswith("Re-using existing"):
-            self.response.reused_connection = True
         if (
             any(word in text for word in _TLS_DEBUG_WORDS)
             and len(self.response.tls_debug) < MAX_TLS_DEBUG_LINES
         ):
             self.response.tls_debug.append(text)
 
+    def take_handshake_facts(self) -> TlsFacts | None:
+        """Return this call's handshake facts once, as soon as the handshake is done.
+
+        Calls multiplexed on a new HTTP/2 connection can finish before the call
+        that made its handshake, so the executor collects the facts early.
+        """
+        response = self.response
+        if self._facts_taken or response.tls_version is None:
+            return None
+        self._facts_taken = True
+        return TlsFacts(
+            response.tls_version,
+            response.tls_cipher,
+            tuple(_server_certificates(self.handle)),
+        )
+
     def finish(self, curl_code: int, message: str) -> Response:
-        """Fill in what libcurl measured; call once the handle left the multi."""
+        """Fill in what libcurl measured; call before the handle leaves the multi.
+
+        libcurl reports the connection's socket only while the handle is in the
+        multi handle that owns the connection.
+        """
         response = self.response
         handle = self.handle
         response.curl_code = curl_code
         response.curl_message = message
+        if curl_code == pycurl.E_FILESIZE_EXCEEDED:
+            response.too_large = True
         response.body = bytes(self._body)
         response.found_needles = frozenset(self._found)
         status = handle.getinfo(pycurl.RESPONSE_CODE)
@@ -171,6 +223,11 @@ class Transfer:
             response.remote = f"{ip}:{handle.getinfo(pycurl.PRIMARY_PORT)}"
         connection_id = handle.getinfo(pycurl.CONN_ID)
         response.connection_id = connection_id if connection_id >= 0 else None
+        response.reused_connection = (
+            response.connection_id is not None
+            and handle.getinfo(pycurl.NUM_CONNECTS) == 0
+        )
+        self.socket = handle.getinfo(pycurl.ACTIVESOCKET)
         response.server_certificates = _server_certificates(handle)
         return response
 
