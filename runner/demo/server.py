@@ -5,7 +5,8 @@ TLS 1.2 and 1.3. Each connection is served in its own thread, so a client that
 never finishes its handshake holds up nobody else.
 
 Routes: ``/health`` (200 "UP"), ``/whoami`` (the client certificate's subject as
-JSON), ``/status/CODE``, ``/bytes/COUNT``, ``/delay/MILLISECONDS``, ``/echo``
+JSON), ``/status/CODE``, ``/bytes/COUNT``, ``/chunked/COUNT`` (COUNT bytes without
+a Content-Length), ``/delay/MILLISECONDS``, ``/echo``
 (method, headers and body as JSON) and ``POST /orders`` (201 with the body).
 """
 
@@ -110,6 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(int(argument), {"status": int(argument)})
         elif route == "bytes" and argument.isdigit():
             self._send_bytes(int(argument))
+        elif route == "chunked" and argument.isdigit():
+            self._send_chunked(int(argument))
         elif route == "delay" and argument.isdigit():
             time.sleep(int(argument) / 1000)
             self._send(200, b"UP\n", "text/plain")
@@ -157,6 +160,18 @@ class _Handler(BaseHTTPRequestHandler):
             chunk = block[: min(remaining, len(block))]
             self.wfile.write(chunk)
             remaining -= len(chunk)
+
+    def _send_chunked(self, count: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        remaining = count
+        while remaining > 0:
+            size = min(remaining, 65536)
+            self.wfile.write(b"%x\r\n" % size + b"x" * size + b"\r\n")
+            remaining -= size
+        self.wfile.write(b"0\r\n\r\n")
 
 
 def _linger(connection: ssl.SSLSocket) -> None:

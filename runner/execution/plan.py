@@ -146,6 +146,7 @@ def plan_job(
             truststore=truststore.name if job.truststore else SYSTEM_NAME,
             timeout=job.timeout,
             connect_timeout=job.connect_timeout,
+            max_response_bytes=job.max_response_bytes,
             trusted=truststore.certificates,
             truststore_sources=truststore.sources,
         )

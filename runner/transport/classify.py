@@ -46,12 +46,7 @@ _CLIENT_MATERIAL_TEXTS = (
 def classify(response: Response, context: CallContext) -> Failure | None:
     """Return the failure of a transfer, or None when it brought a usable response."""
     if response.too_large:
-        return Failure(
-            ErrorKind.UNEXPECTED_RESPONSE,
-            f"response body exceeded max_response_bytes after {response.body_bytes} "
-            "bytes, so the call was stopped",
-            "raise max_response_bytes for this job, or ask the API for less data",
-        )
+        return _too_large(response, context)
     if response.completed:
         return _classify_gateway(response, context)
     return (
@@ -62,6 +57,23 @@ def classify(response: Response, context: CallContext) -> Failure | None:
         or classify_verification(response, context)
         or _classify_closed(response, context)
         or _fallback(response)
+    )
+
+
+def _too_large(response: Response, context: CallContext) -> Failure:
+    limit = context.max_response_bytes
+    announced = next(
+        (v for k, v in response.headers if k.lower() == "content-length"), None
+    )
+    if response.body_bytes == 0 and announced is not None:
+        stopped = f"the server announced {announced} bytes (Content-Length)"
+    else:
+        stopped = f"the call was stopped after {response.body_bytes} bytes"
+    return Failure(
+        ErrorKind.UNEXPECTED_RESPONSE,
+        f"response body is larger than max_response_bytes ({limit} bytes): "
+        f"{stopped}",
+        "raise max_response_bytes for this job, or ask the API for less data",
     )
 
 

@@ -3,12 +3,12 @@
 libcurl reports the negotiated TLS version and cipher only in its verbose log, and
 turning that log on costs about a fifth of the client CPU of a call on a reused
 connection (docs/benchmarks.md has the measurement). The executor therefore
-claims a known connection for each call: a connection to the same host and port
-whose handshake facts are known, that is idle (or HTTP/2, which multiplexes),
-that finished a call less than ``MAX_IDLE_S`` ago, and whose socket shows no sign
-of having been closed. A call with a claim runs without the verbose log and gets
-the facts of the connection it used, by connection id; a call without one opens a
-new connection and reads the facts from the log.
+claims a known connection for each call. A connection can be claimed when it goes
+to the same host and port, its handshake facts are known, it is idle (or HTTP/2,
+which multiplexes), it finished a call less than ``MAX_IDLE_S`` ago, and its
+socket shows no sign of having been closed. A call with a claim runs without the
+verbose log and gets the facts of the connection it used, by connection id. A
+call without one opens a new connection and reads the facts from the log.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ _CLOSED_EVENTS = (
 
 @dataclass(frozen=True)
 class TlsFacts:
-    """What the handshake of one connection negotiated."""
+    """Negotiated TLS version and cipher, and the server chain, of one connection."""
 
     version: str | None
     cipher: str | None
@@ -64,7 +64,7 @@ class ConnectionTracker:
     _by_host: dict[str, dict[int, _Connection]] = field(default_factory=dict)
 
     def claim(self, host: str) -> int | None:
-        """Reserve a live connection to ``host`` for one call; None if there is none.
+        """Reserve a live connection to ``host`` for one call, or return None.
 
         The id is a prediction: libcurl picks the connection itself, so the call
         may end on another idle connection to the same host, or open a new one.

@@ -2,8 +2,8 @@
 
 Connections and TLS sessions live in a libcurl multi handle, so each pool key
 (identity, truststore, HTTP version and ``resolve`` entries) gets a multi handle
-of its own: a connection opened with one client certificate can never carry a
-call made with another, whatever libcurl's own reuse checks compare. Easy
+of its own. A connection opened with one client certificate therefore never
+carries a call made with another, whatever libcurl's own reuse checks compare. Easy
 handles are kept per pool and reused, so connections persist across calls and
 across scheduled ticks while the executor lives.
 
@@ -36,9 +36,9 @@ from runner.transport.transfer import Transfer
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
-# Six connections per host is what browsers open to one HTTP/1.1 server: enough
-# to keep a server busy, few enough that a tick of many endpoints on one API does
-# not take all of the global limit or look like a flood to the server.
+# Browsers open at most six connections to one HTTP/1.1 server. That keeps a
+# server busy, and a tick of many endpoints on one API then leaves room in the
+# global limit for other hosts and does not look like a flood to the server.
 DEFAULT_PER_HOST = 6
 IDLE_POLL_MS = 1000
 # Connections each pool keeps open between calls; libcurl closes the oldest beyond.
@@ -253,8 +253,9 @@ class Executor:
             response.http_version == "2",
         )
         if active.claimed is not None and not response.reused_connection:
-            # NOTE: libcurl opened a connection although an idle one was expected
-            # (the server closed it moments before), so no TLS facts were asked for.
+            # NOTE: libcurl opened a connection although an idle one was expected,
+            # because the server closed it moments before. The verbose log was off,
+            # so the record has the server's chain but no TLS version or cipher.
             log.debug(
                 "call to %s opened a connection unexpectedly; its record has no "
                 "TLS version or cipher",

@@ -39,6 +39,7 @@ class CallContext:
     truststore: str
     timeout: float
     connect_timeout: float | None = None
+    max_response_bytes: int | None = None
     trusted: tuple[x509.Certificate, ...] = field(default=(), repr=False)
     truststore_sources: tuple[str, ...] = ()
     server_ca_names: tuple[x509.Name, ...] | None = None

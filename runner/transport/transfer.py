@@ -7,7 +7,7 @@ a pycurl wheel built for RHEL, for example, would otherwise also trust
 
 A transfer that inspects TLS opens a new connection and turns on libcurl's verbose
 log, where the negotiated version, cipher and received alerts appear. The executor
-asks for that only when no idle connection is known to be usable, because the log
+turns that on only when no idle connection is known to be usable, because the log
 costs Python callbacks on every call. CURLOPT_CERTINFO is always on: libcurl
 collects the server's chain only during a handshake, so it costs nothing on a
 reused connection.
