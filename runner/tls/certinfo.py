@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,11 @@ class CertificateInfo:
 
     def record(self) -> dict[str, Any]:
         """Return the certificate fields of a response record."""
+        return dict(self._record_fields)
+
+    @functools.cached_property
+    def _record_fields(self) -> dict[str, Any]:
+        # Computed once: every record of an identity's calls repeats them.
         return {
             "subject": self.subject,
             "issuer": self.issuer,

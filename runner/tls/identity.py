@@ -9,6 +9,7 @@ follow in the order given.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +44,9 @@ class LoadedIdentity:
     chain_pem: bytes = field(repr=False)
     sources: tuple[Path, ...] = ()
 
-    @property
+    @functools.cached_property
     def info(self) -> CertificateInfo:
+        """Return the leaf's summary, computed once: every record of a call has it."""
         return CertificateInfo.of(self.leaf)
 
     @property

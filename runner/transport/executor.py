@@ -18,6 +18,7 @@ thread; they wake the loop through a pipe.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import select
@@ -327,6 +328,7 @@ def _run_callback(callback: Callback, request: Request, response: Response) -> N
         log.exception("response callback failed for %s", request.url)
 
 
+@functools.lru_cache(maxsize=4096)
 def _host_key(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port or 443}"
