@@ -181,7 +181,7 @@ def commands(
     return [
         (
             "curl --parallel-max 16",
-            [curl, "--parallel", "--parallel-max", str(PARALLEL), "-s"]
+            [curl, "--parallel", "--parallel-max", str(PARALLEL), "-s", "-S"]
             + ["-w", "%{http_code}\\n", *tls, *close, "-K", str(curl_config)],
         ),
         ("mtls-runner", [*runner, str(job_file), *profile]),

@@ -155,27 +155,31 @@ class Executor:
         os.close(self._wake_write)
 
     def _start_waiting(self) -> bool:
-        """Start queued calls within both limits; return whether any started."""
+        """Start queued calls within both limits; return whether any started.
+
+        Hosts take turns, one call each, so calls planned across many hosts run
+        spread over them and each host needs few connections.
+        """
         with self._lock:
             incoming, self._incoming = self._incoming, deque()
         for request, callback in incoming:
             host = _host_key(request.url)
             self._waiting.setdefault(host, deque()).append((request, callback))
         started = False
-        for host in list(self._waiting):
-            queue = self._waiting[host]
-            while (
-                queue
-                and len(self._active) < self.concurrency
-                and self._per_host.get(host, 0) < self.per_host
-            ):
+        progress = True
+        while progress and len(self._active) < self.concurrency:
+            progress = False
+            for host in list(self._waiting):
+                if len(self._active) >= self.concurrency:
+                    break
+                if self._per_host.get(host, 0) >= self.per_host:
+                    continue
+                queue = self._waiting.pop(host)
                 request, callback = queue.popleft()
+                if queue:
+                    self._waiting[host] = queue  # back of the line
                 self._start(request, callback, host)
-                started = True
-            if not queue:
-                del self._waiting[host]
-            if len(self._active) >= self.concurrency:
-                break
+                started = progress = True
         return started
 
     def _start(self, request: Request, callback: Callback, host: str) -> None:
