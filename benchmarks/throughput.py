@@ -181,7 +181,8 @@ def commands(
     return [
         (
             "curl --parallel-max 16",
-            [curl, "--parallel", "--parallel-max", str(PARALLEL), "-s", "-S"]
+            [curl, "--parallel", "--parallel-max", str(PARALLEL), "-sS"]
+            + ["--no-progress-meter"]
             + ["-w", "%{http_code}\\n", *tls, *close, "-K", str(curl_config)],
         ),
         ("mtls-runner", [*runner, str(job_file), *profile]),
