@@ -71,8 +71,7 @@ def _too_large(response: Response, context: CallContext) -> Failure:
         stopped = f"the call was stopped after {response.body_bytes} bytes"
     return Failure(
         ErrorKind.UNEXPECTED_RESPONSE,
-        f"response body is larger than max_response_bytes ({limit} bytes): "
-        f"{stopped}",
+        f"response body is larger than max_response_bytes ({limit} bytes): {stopped}",
         "raise max_response_bytes for this job, or ask the API for less data",
     )
 

@@ -15,7 +15,7 @@ import pytest
 
 from runner.cli import main
 from runner.demo.server import MtlsServer
-from tests.conftest import TestPki as Pki
+from tests.conftest import Pki
 
 
 def slow_job(pki: Pki, servers: list[MtlsServer], calls_per_server: int) -> str:

@@ -19,7 +19,7 @@ from runner.execution.plan import KeyMaterial, PlannedCall, plan_calls
 from runner.report.records import Record
 from runner.transport.executor import Executor
 from runner.transport.request import Request, Response
-from tests.conftest import TestPki as Pki
+from tests.conftest import Pki
 from tests.nginx import NginxServer
 
 pytestmark = pytest.mark.nginx

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TestPki as Pki
+from tests.conftest import Pki
 from tests.nginx import NginxServer
 
 pytestmark = pytest.mark.nginx

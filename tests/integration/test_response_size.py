@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from runner.demo.server import MtlsServer
-from tests.conftest import TestPki as Pki
+from tests.conftest import Pki
 from tests.nginx import NginxServer
 
 MIB = 1024 * 1024
