@@ -1,7 +1,7 @@
 """Call a list of URLs with requests and a thread pool, one Session per thread.
 
 This is the script many teams write first. Prints one JSON line: wall and CPU
-seconds of the calls, and how many answered 200.
+seconds of the calls, and how many returned status 200.
 """
 
 from __future__ import annotations
