@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-throughput clean
+.PHONY: demo test lint bench bench-throughput bench-validate schema clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,21 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check
 	$(BIN)/mypy --strict runner
 
-bench: bench-throughput
+bench: bench-throughput bench-validate
 
 # Needs nginx and the curl CLI; prints a Markdown table (docs/benchmarks.md).
 bench-throughput: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/throughput.py
+
+# Regenerate the JSON Schema from the models; a test fails while it is stale.
+schema: $(BIN)/.installed
+	$(BIN)/mtls-runner schema > schemas/jobfile.schema.json
+
+# Time `validate --schema-only` against check-jsonschema on generated job files.
+bench-validate: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/validate_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,14 +9,16 @@ import sys
 from collections.abc import Sequence
 
 from runner import __version__
-from runner.config.loader import Config, load_config
+from runner.config.loader import Config, collect_config, load_config
 from runner.config.models import json_schema
 from runner.diagnosis.doctor import diagnose_call
 from runner.errors import ConfigError, MtlsRunnerError, UsageError
 from runner.execution.once import run_once
 from runner.execution.plan import KeyMaterial, plan_calls
 from runner.report.doctor import format_report, format_summary
+from runner.report.findings import FORMATS, ValidationReport, render
 from runner.report.sinks import ConsoleSink, Fanout, JsonLinesSink, RecordSink
+from runner.tls.validation import DEFAULT_EXPIRY_WARNING_DAYS, check_key_material
 from runner.transport.capabilities import check_capabilities
 from runner.transport.executor import (
     DEFAULT_CONCURRENCY,
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_validate(commands)
 
     run = commands.add_parser(
         "run",
@@ -113,6 +116,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_validate(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    validate = commands.add_parser(
+        "validate",
+        help="check job files and their key material, reporting every problem",
+        description="Check job files and the key material they name, without "
+        "network access. Exit 0 without errors (warnings allowed), 1 with errors, "
+        "2 for usage errors.",
+    )
+    validate.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text for people, one JSON document, or GitHub workflow annotations "
+        "(default text)",
+    )
+    validate.add_argument(
+        "--schema-only",
+        action="store_true",
+        help="check the files only: read no keys, certificates or secrets",
+    )
+    validate.add_argument(
+        "--expiry-warning",
+        type=_non_negative_int,
+        default=DEFAULT_EXPIRY_WARNING_DAYS,
+        metavar="DAYS",
+        help="warn about certificates that expire within DAYS days "
+        f"(default {DEFAULT_EXPIRY_WARNING_DAYS})",
+    )
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="job file or folder")
+
+
 def _add_verbosity(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
@@ -135,12 +171,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    if text.strip().isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(
+        f"expected a whole number of 0 or more, got {text!r}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False))
     try:
+        if args.command == "validate":
+            return _validate(args)
         if args.command == "run":
             return _run(args)
         if args.command == "doctor":
@@ -162,6 +208,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _validate(args: argparse.Namespace) -> int:
+    config, findings = collect_config(args.paths)
+    if not args.schema_only:
+        findings += check_key_material(config, expiry_warning_days=args.expiry_warning)
+    report = ValidationReport.of(len(config.files), findings)
+    sys.stdout.write(render(report, args.format))
+    return report.exit_code
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -2,21 +2,23 @@
 
 Identities, truststores and jobs share one namespace across all files of a run, so
 a team can keep its keystores in one file and its jobs in others. Every problem in
-every file is collected before anything is reported.
+every file is collected before anything is reported, and ``run`` and ``validate``
+load files the same way, so both report the same errors.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from runner.config.messages import findings_from_validation
-from runner.config.models import Identity, Job, JobFile, Truststore
+from runner.config.models import NAME_PATTERN, Identity, Job, JobFile, Truststore
 from runner.config.yamlsource import Position, YamlDocument, read_yaml_file
 from runner.errors import ConfigError, Finding, UsageError
 
@@ -41,7 +43,7 @@ class Defined(Generic[T]):
 
     def path(self, value: str) -> Path:
         """Resolve a path written in the defining file: ``~`` first, then its folder."""
-        expanded = Path(value).expanduser()
+        expanded = expand_user(value)
         return expanded if expanded.is_absolute() else self.base_dir / expanded
 
 
@@ -55,6 +57,14 @@ class Config:
     jobs: dict[str, Defined[Job]] = field(default_factory=dict)
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     warnings: list[Finding] = field(default_factory=list)
+
+
+def expand_user(value: str) -> Path:
+    """Expand a leading ``~`` or ``~user``; keep the path as written when unknown."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # no home folder for that user: "file not found" follows
+        return Path(value)
 
 
 def discover(paths: Sequence[str]) -> list[tuple[Path, str]]:
@@ -92,30 +102,103 @@ def discover(paths: Sequence[str]) -> list[tuple[Path, str]]:
 def load_config(paths: Sequence[str]) -> Config:
     """Load and validate every job file under ``paths`` into one Config.
 
-    Raises ConfigError listing every error of every file, or UsageError for paths
-    that do not exist.
+    Raises ConfigError listing every error and warning of every file, or
+    UsageError for paths that do not exist or cannot be read.
+    """
+    config, findings = collect_config(paths)
+    if any(f.severity == "error" for f in findings):
+        raise ConfigError(findings)
+    return config
+
+
+def collect_config(paths: Sequence[str]) -> tuple[Config, list[Finding]]:
+    """Load every job file under ``paths`` and return what is valid, with findings.
+
+    The Config contains every identity, truststore and job that is valid on its own,
+    even from files with errors elsewhere, so that later checks still see them.
+    The findings are every error and warning of every file. Raises UsageError for
+    paths that do not exist or cannot be read.
     """
     config = Config()
-    errors: list[Finding] = []
+    findings: list[Finding] = []
+    declared: dict[str, dict[str, str]] = {section: {} for section in _SINGULAR}
     for path, display in discover(paths):
         config.files.append(display)
         try:
             document = read_yaml_file(path, display)
         except ConfigError as e:
-            errors.extend(e.findings)
+            findings.extend(e.findings)
             continue
         config.documents[display] = document
-        errors.extend(document.findings)
+        findings.extend(document.findings)
+        fresh = _declare(document, declared, findings)
         try:
             model = JobFile.model_validate(document.data)
         except ValidationError as e:
-            errors.extend(findings_from_validation(document, e))
+            findings.extend(findings_from_validation(document, e))
+            model = _valid_parts(document.data)
+        _merge(config, document, path.parent, model, fresh)
+    findings.extend(_check_references(config, declared))
+    config.warnings.extend(_literal_secrets(config))
+    findings.extend(config.warnings)
+    return config, sorted(findings)
+
+
+def _declare(
+    document: YamlDocument,
+    declared: dict[str, dict[str, str]],
+    findings: list[Finding],
+) -> set[tuple[str, str]]:
+    """Note the names a file defines, valid or not; report names defined twice.
+
+    Returns the (section, name) pairs that this file is the first to define.
+    """
+    fresh: set[tuple[str, str]] = set()
+    for section, singular in _SINGULAR.items():
+        items = document.data.get(section)
+        if not isinstance(items, dict):
             continue
-        _merge(config, document, path.parent, model, errors)
-    errors.extend(_check_references(config))
-    if errors:
-        raise ConfigError(errors + config.warnings)
-    return config
+        for name in items:
+            line, column = document.source.locate((section, name), prefer_key=True)
+            where = f"{document.file}:{line}"
+            if name in declared[section]:
+                findings.append(
+                    Finding(
+                        document.file,
+                        line,
+                        column,
+                        f"duplicate {singular} name '{name}'; also defined at "
+                        f"{declared[section][name]}, and names must be unique "
+                        "across all files",
+                    )
+                )
+                continue
+            declared[section][name] = where
+            fresh.add((section, name))
+    return fresh
+
+
+def _valid_parts(data: dict[str, Any]) -> JobFile:
+    """Return a JobFile of the identities, truststores and jobs that are valid."""
+    sections: dict[str, dict[str, Any]] = {}
+    for section, model in _MODELS.items():
+        items = data.get(section)
+        valid: dict[str, Any] = {}
+        if isinstance(items, dict):
+            for name, item in items.items():
+                if not _NAME.fullmatch(name):
+                    continue
+                try:
+                    valid[name] = model.model_validate(item)
+                except ValidationError:
+                    continue  # already reported by the whole-file validation
+        sections[section] = valid
+    return JobFile.model_construct(
+        version=1,
+        identities=sections["identities"],
+        truststores=sections["truststores"],
+        jobs=sections["jobs"],
+    )
 
 
 def _merge(
@@ -123,20 +206,12 @@ def _merge(
     document: YamlDocument,
     base_dir: Path,
     model: JobFile,
-    errors: list[Finding],
+    fresh: set[tuple[str, str]],
 ) -> None:
     def add(target: dict[str, Defined[T]], section: str, name: str, item: T) -> None:
+        if (section, name) not in fresh:
+            return  # a duplicate name, reported by _declare
         position = document.source.locate((section, name), prefer_key=True)
-        if name in target:
-            errors.append(
-                Finding(
-                    document.file,
-                    *position,
-                    f"duplicate {_SINGULAR[section]} name '{name}'; also defined at "
-                    f"{target[name].where}, and names must be unique across all files",
-                )
-            )
-            return
         target[name] = Defined(name, item, document.file, base_dir, position)
 
     for name, identity in model.identities.items():
@@ -148,23 +223,66 @@ def _merge(
 
 
 _SINGULAR = {"identities": "identity", "truststores": "truststore", "jobs": "job"}
+_MODELS: dict[str, type[BaseModel]] = {
+    "identities": Identity,
+    "truststores": Truststore,
+    "jobs": Job,
+}
+_NAME = re.compile(NAME_PATTERN)
 
 
-def _check_references(config: Config) -> list[Finding]:
+def _literal_secrets(config: Config) -> list[Finding]:
+    """Warn about passwords written into job files, which end up in git history."""
     findings: list[Finding] = []
-    for job in config.jobs.values():
-        document = config.documents[job.file]
-        references = (
-            ("identity", job.model.identity, config.identities),
-            ("truststore", job.model.truststore, config.truststores),
-        )
-        for key, name, defined in references:
-            if name is None or name in defined:
-                continue
-            line, column = document.source.locate(("jobs", job.name, key))
-            findings.append(
-                Finding(job.file, line, column, _unknown_reference(key, name, defined))
+    owners: list[tuple[str, Defined[Identity] | Defined[Truststore]]] = [
+        *(("identities", d) for d in config.identities.values()),
+        *(("truststores", d) for d in config.truststores.values()),
+    ]
+    for section, defined in owners:
+        if not isinstance(defined.model.password, str):
+            continue
+        document = config.documents[defined.file]
+        line, column = document.source.locate((section, defined.name, "password"))
+        findings.append(
+            Finding(
+                defined.file,
+                line,
+                column,
+                f"{_SINGULAR[section]} '{defined.name}' has its password written in "
+                "the file; use {env: NAME} or {file: PATH} so that it stays out of "
+                "version control",
+                "warning",
             )
+        )
+    return findings
+
+
+def _check_references(
+    config: Config, declared: dict[str, dict[str, str]]
+) -> list[Finding]:
+    """Report jobs that name an identity or truststore that no file defines.
+
+    Jobs are read from the YAML data, so that jobs with other errors are checked
+    too, and a name counts as defined even when its definition has errors.
+    """
+    findings: list[Finding] = []
+    for document in config.documents.values():
+        jobs = document.data.get("jobs")
+        if not isinstance(jobs, dict):
+            continue
+        for name, job in jobs.items():
+            if not isinstance(job, dict):
+                continue
+            for key, section in (
+                ("identity", "identities"),
+                ("truststore", "truststores"),
+            ):
+                reference = job.get(key)
+                if not isinstance(reference, str) or reference in declared[section]:
+                    continue
+                line, column = document.source.locate(("jobs", name, key))
+                message = _unknown_reference(key, reference, declared[section])
+                findings.append(Finding(document.file, line, column, message))
     return findings
 
 

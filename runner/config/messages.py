@@ -31,16 +31,36 @@ def findings_from_validation(
 ) -> list[Finding]:
     """Return one finding per pydantic error, located at the node that is wrong."""
     trapped = {(f.line, f.column) for f in document.findings}
+    details = [
+        (detail, _data_path(document.data, detail["loc"], _keyed(detail)))
+        for detail in error.errors(include_url=False)
+    ]
+    misspelled = _misspelled_keys(details)
     findings: list[Finding] = []
-    for detail in error.errors(include_url=False):
-        keyed = detail["type"] in ("missing", "extra_forbidden")
-        loc = _data_path(document.data, detail["loc"], keyed)
+    for detail, loc in details:
+        if detail["type"] == "missing" and loc in misspelled:
+            continue  # the unknown-key message already suggests this key
         line, column = _position(document, detail, loc)
         if (line, column) in trapped:
             continue  # the YAML trap message at this node already explains it
         message = _message(detail, loc)
         findings.append(Finding(document.file, line, column, message))
     return findings
+
+
+def _keyed(detail: ErrorDetails) -> bool:
+    return detail["type"] in ("missing", "extra_forbidden")
+
+
+def _misspelled_keys(details: list[tuple[ErrorDetails, PathKey]]) -> set[PathKey]:
+    """Return the paths of missing keys that an unknown key's suggestion names."""
+    suggested: set[PathKey] = set()
+    for detail, loc in details:
+        if detail["type"] == "extra_forbidden" and loc:
+            close = _suggestion(str(loc[-1]), loc[:-1])
+            if close is not None:
+                suggested.add((*loc[:-1], close))
+    return suggested
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...], keyed: bool) -> PathKey:
@@ -70,13 +90,27 @@ def _data_path(data: Any, loc: tuple[int | str, ...], keyed: bool) -> PathKey:
 def _position(
     document: YamlDocument, detail: ErrorDetails, loc: PathKey
 ) -> tuple[int, int]:
+    """Locate an error: at the key for a mapping or list, else at the value."""
     if loc and loc[-1] == "[key]":
         return document.source.locate(loc[:-1], prefer_key=True)
     if detail["type"] == "missing":
-        return document.source.locate(loc[:-1])
+        return document.source.locate(loc[:-1], prefer_key=True)
     if detail["type"] == "extra_forbidden":
         return document.source.locate(loc, prefer_key=True)
-    return document.source.locate(loc)
+    collection = isinstance(_value_at(document.data, loc), dict | list)
+    return document.source.locate(loc, prefer_key=collection)
+
+
+def _value_at(data: Any, loc: PathKey) -> Any:
+    current = data
+    for segment in loc:
+        if isinstance(current, dict) and segment in current:
+            current = current[segment]
+        elif isinstance(current, list) and isinstance(segment, int):
+            current = current[segment] if segment < len(current) else None
+        else:
+            return None
+    return current
 
 
 def _message(detail: ErrorDetails, loc: PathKey) -> str:
@@ -90,7 +124,7 @@ def _message(detail: ErrorDetails, loc: PathKey) -> str:
         return _unknown_key(loc)
     if loc and loc[-1] == "[key]":
         return (
-            f"invalid name {value!r}{_in(loc[:-1])}; names are letters, digits, "
+            f"invalid name {value!r}{_in(loc[:-2])}; names are letters, digits, "
             "'.', '_' and '-', starting with a letter or digit"
         )
     if kind in _TYPE_WORDS:
@@ -118,12 +152,17 @@ def _unknown_key(loc: PathKey) -> str:
     key = str(loc[-1])
     allowed = _allowed_keys(loc[:-1])
     message = f"unknown key '{key}'{_in(loc[:-1])}"
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
-        return f"{message}; did you mean '{close[0]}'?"
+    close = _suggestion(key, loc[:-1])
+    if close is not None:
+        return f"{message}; did you mean '{close}'?"
     if allowed:
         return f"{message}; allowed keys: {', '.join(sorted(allowed))}"
     return message
+
+
+def _suggestion(key: str, parent: PathKey) -> str | None:
+    close = difflib.get_close_matches(key, _allowed_keys(parent), n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _allowed_keys(loc: PathKey) -> list[str]:

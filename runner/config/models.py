@@ -147,7 +147,12 @@ Schedule = Annotated[
     Field(description=SCHEDULE_HELP),
 ]
 Expandable = Annotated[str, AfterValidator(_check_variables)]
-Url = Annotated[str, AfterValidator(_check_url)]
+Url = Annotated[
+    str,
+    AfterValidator(_check_url),
+    # Only in the JSON Schema: the validator also reads a scheme in any case.
+    Field(json_schema_extra={"pattern": r"^([Hh][Tt][Tt][Pp][Ss]://|\$\{)"}),
+]
 Method = Annotated[str, AfterValidator(_normalize_method)]
 Address = Annotated[str, AfterValidator(_check_address)]
 StatusCode = Annotated[int, Field(ge=100, le=599)]
@@ -355,6 +360,9 @@ class JobFile(StrictModel):
 def json_schema() -> dict[str, Any]:
     """Return the JSON Schema of job files, as editors and check-jsonschema use it."""
     schema = JobFile.model_json_schema(by_alias=True)
+    for section in ("identities", "truststores", "jobs"):
+        # Names that miss the name pattern are errors, as in the models.
+        schema["properties"][section]["additionalProperties"] = False
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **schema,

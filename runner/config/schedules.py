@@ -39,7 +39,7 @@ _INTERVAL_UNITS = {
     "hour": 3600,
     "hours": 3600,
 }
-_INTERVAL = re.compile(r"every\s+(?:(\d+)\s*)?([a-z]+)")
+_INTERVAL = re.compile(r"every\s+(?:(-?\d+)\s*)?([a-z]+)")
 _AT_TIME = re.compile(
     r"every\s+([a-z]+)\s+at\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s+(\S+))?"
 )
@@ -133,7 +133,24 @@ def _parse_cron(text: str) -> ScheduleSpec:
             f"or {SCHEDULE_HELP}"
         )
     if not croniter.is_valid(text):
-        raise ValueError(
-            f"invalid cron expression {text!r}; check each of its 5 fields"
-        )
+        raise ValueError(f"invalid cron expression {text!r}; {_cron_problem(fields)}")
     return ScheduleSpec(text, "cron", cron=text)
+
+
+_CRON_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or jan-dec"),
+    ("day-of-week", "0-6 or sun-sat"),
+)
+
+
+def _cron_problem(fields: list[str]) -> str:
+    """Name the first cron field that is invalid on its own, with its range."""
+    for index, (name, allowed) in enumerate(_CRON_FIELDS):
+        probe = ["*"] * 5
+        probe[index] = fields[index]
+        if not croniter.is_valid(" ".join(probe)):
+            return f"the {name} field {fields[index]!r} is invalid (allowed: {allowed})"
+    return "the fields do not fit together; check each of its 5 fields"

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from runner.config.loader import expand_user
 from runner.config.models import SecretRef
 from runner.errors import JobError
 
@@ -35,24 +36,33 @@ def resolve_secret(
             )
         return env[secret.env]
     assert secret.file is not None
-    path = Path(secret.file).expanduser()
+    path = expand_user(secret.file)
     if not path.is_absolute():
         path = base_dir / path
     try:
-        if path.stat().st_size > MAX_SECRET_FILE_BYTES:
+        if path.exists() and not path.is_file():
+            raise error_class(
+                f"{owner}: password file {path} is not a regular file",
+                "point 'password: {file: ...}' at a file that holds only the password",
+            )
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_SECRET_FILE_BYTES + 1)
+        if len(raw) > MAX_SECRET_FILE_BYTES:
             raise error_class(
                 f"{owner}: password file {path} is larger than "
                 f"{MAX_SECRET_FILE_BYTES} bytes",
                 "point 'password: {file: ...}' at a file that holds only the password",
             )
-        text = path.read_text(encoding="utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise error_class(
             f"{owner}: password file {path} not found",
             "create the file or fix the path in 'password: {file: ...}'",
         ) from None
-    except (OSError, UnicodeDecodeError) as e:
+    except (OSError, ValueError) as e:
         reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        if isinstance(e, ValueError) and not isinstance(e, UnicodeDecodeError):
+            reason = "invalid path"  # such as a NUL character in the name
         raise error_class(
             f"{owner}: cannot read password file {path}: {reason}",
             "let the user that runs mtls-runner read the file",

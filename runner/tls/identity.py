@@ -87,8 +87,8 @@ def load_identity(defined: Defined[Identity]) -> LoadedIdentity:
             material.extend(reader.parse(path, reader.read_bytes(path), password))
         if model.key is not None:
             key_source = defined.path(model.key)
-    key = _single_key(reader, material, key_source, model.key is None)
-    leaf, chain = _order_chain(reader, key, material.certificates, sources)
+    key = select_key(reader, material, key_source, model.key is None)
+    leaf, chain = order_chain(reader, key, material.certificates, sources)
     return LoadedIdentity(
         name=defined.name,
         leaf=leaf,
@@ -99,9 +99,10 @@ def load_identity(defined: Defined[Identity]) -> LoadedIdentity:
     )
 
 
-def _single_key(
+def select_key(
     reader: MaterialReader, material: Material, source: Path, key_omitted: bool
 ) -> PrivateKey:
+    """Return the one private key among ``material``; raise naming ``source``."""
     distinct = {public_key_fingerprint(k.public_key()): k for k in material.keys}
     if not distinct:
         if key_omitted:
@@ -120,12 +121,17 @@ def _single_key(
     return next(iter(distinct.values()))
 
 
-def _order_chain(
+def order_chain(
     reader: MaterialReader,
     key: PrivateKey,
     certificates: list[x509.Certificate],
     sources: list[Path],
 ) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    """Return the leaf of ``key`` and the other certificates, issuers first.
+
+    Raises when no certificate matches the key; the message shows the SHA-256 of
+    the key's public key and of each certificate's.
+    """
     unique = list({c.fingerprint(_SHA256): c for c in certificates}.values())
     if not unique:
         raise reader.fail(

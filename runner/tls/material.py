@@ -65,19 +65,26 @@ class Material:
     certificates: list[x509.Certificate] = field(default_factory=list)
     keys: list[PrivateKey] = field(default_factory=list)
     encrypted: bool = False
+    locked: int = 0  # encrypted keys skipped because no password was available
 
     def extend(self, other: Material) -> None:
         self.certificates.extend(other.certificates)
         self.keys.extend(other.keys)
         self.encrypted = self.encrypted or other.encrypted
+        self.locked += other.locked
 
 
 class MaterialReader:
     """Parse key material files, raising ``error_class`` with the file named."""
 
-    def __init__(self, error_class: type[JobError], owner: str) -> None:
+    def __init__(
+        self, error_class: type[JobError], owner: str, *, skip_locked: bool = False
+    ) -> None:
         self.error_class = error_class
         self.owner = owner
+        # Count encrypted keys met without a password in Material.locked instead
+        # of raising: validate runs where the configured password is unavailable.
+        self.skip_locked = skip_locked
 
     def fail(self, path: Path, problem: str, hint: str) -> JobError:
         return self.error_class(f"{self.owner}: {path}: {problem}", hint)
@@ -87,14 +94,18 @@ class MaterialReader:
         try:
             if path.is_dir():
                 raise self.fail(path, "is a folder, not a file", "name the file itself")
-            size = path.stat().st_size
-            if size > MAX_MATERIAL_BYTES:
+            if path.exists() and not path.is_file():
+                # A device or pipe such as /dev/zero could be read forever.
+                raise self.fail(path, "is not a regular file", "name the file itself")
+            with path.open("rb") as stream:
+                data = stream.read(MAX_MATERIAL_BYTES + 1)
+            if len(data) > MAX_MATERIAL_BYTES:
                 raise self.fail(
                     path,
-                    f"is {size} bytes, too large for key material",
+                    f"is larger than {MAX_MATERIAL_BYTES} bytes, too large for key "
+                    "material",
                     "check that the path names a certificate or key file",
                 )
-            data = path.read_bytes()
         except FileNotFoundError:
             raise self.fail(
                 path,
@@ -109,6 +120,8 @@ class MaterialReader:
             ) from None
         except OSError as e:
             raise self.fail(path, f"cannot read: {e.strerror}", "check the file") from e
+        except ValueError:  # such as a NUL character in the name
+            raise self.fail(path, "invalid path", "fix the path") from None
         if not data.strip():
             raise self.fail(path, "file is empty", "check that the file was copied")
         if data.startswith(JKS_MAGIC):
@@ -130,7 +143,11 @@ class MaterialReader:
                 der = self._decode_base64(path, match.group(2), label)
                 material.certificates.append(self._load_der_certificate(path, der))
             elif label in _KEY_LABELS:
-                material.encrypted |= _is_encrypted_pem(label, match.group(2))
+                encrypted = _is_encrypted_pem(label, match.group(2))
+                material.encrypted |= encrypted
+                if encrypted and password is None and self.skip_locked:
+                    material.locked += 1
+                    continue
                 material.keys.append(self._load_pem_key(path, match.group(0), password))
             elif label == b"OPENSSH PRIVATE KEY":
                 material.keys.append(self._load_ssh_key(path, match.group(0), password))
@@ -155,7 +172,7 @@ class MaterialReader:
                     f"unsupported PEM block '{label.decode()}'",
                     "give certificates and private keys in PEM or DER form",
                 )
-        if not material.certificates and not material.keys:
+        if not material.certificates and not material.keys and not material.locked:
             raise self.fail(
                 path,
                 "no complete PEM block found",
@@ -200,6 +217,8 @@ class MaterialReader:
         except (ValueError, UnsupportedAlgorithm):
             return None
         if password is None:
+            if self.skip_locked:
+                return Material(encrypted=True, locked=1)
             raise self._missing_password(path)
         try:
             key = load_der_private_key(data, password=password.encode())

@@ -55,8 +55,8 @@ def load_truststore(defined: Defined[Truststore]) -> LoadedTruststore:
     for raw in model.certificates:
         path = defined.path(raw)
         sources.append(str(path))
-        if path.is_dir():
-            certificates.extend(_read_folder(reader, path, hashed_only=False))
+        if is_folder(path):
+            certificates.extend(read_folder(reader, path, hashed_only=False))
         else:
             certificates.extend(
                 reader.parse(path, reader.read_bytes(path), None).certificates
@@ -93,7 +93,7 @@ def load_system_truststore() -> LoadedTruststore:
     for capath in capaths:
         if capath.is_dir():
             sources.append(str(capath))
-            certificates.extend(_read_folder(reader, capath, hashed_only=True))
+            certificates.extend(read_folder(reader, capath, hashed_only=True))
     return _build(SYSTEM_NAME, owner, certificates, sources)
 
 
@@ -106,7 +106,15 @@ def system_store_locations() -> tuple[Path | None, list[Path]]:
     return (Path(cafile) if cafile else None), folders
 
 
-def _read_folder(
+def is_folder(path: Path) -> bool:
+    """Return whether ``path`` is a folder; False for paths that cannot exist."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long, or with a NUL character
+        return False
+
+
+def read_folder(
     reader: MaterialReader, folder: Path, *, hashed_only: bool
 ) -> list[x509.Certificate]:
     """Read the certificate files of one folder, not its subfolders.
