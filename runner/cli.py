@@ -9,12 +9,21 @@ import sys
 from collections.abc import Sequence
 
 from runner import __version__
-from runner.config.loader import Config, collect_config, load_config
+from runner.config.loader import (
+    Config,
+    collect_config,
+    load_config,
+    select_jobs,
+    select_scheduled_jobs,
+)
 from runner.config.models import json_schema
+from runner.demo.run import DEMO_DURATION_S, run_demo
 from runner.diagnosis.doctor import diagnose_call
-from runner.errors import ConfigError, MtlsRunnerError, UsageError
+from runner.errors import ConfigError, MtlsRunnerError
+from runner.execution.dryrun import dry_run
 from runner.execution.once import run_once
 from runner.execution.plan import KeyMaterial, plan_calls
+from runner.execution.service import Service, signals_handled
 from runner.report.doctor import format_report, format_summary
 from runner.report.findings import FORMATS, ValidationReport, render
 from runner.report.sinks import ConsoleSink, Fanout, JsonLinesSink, RecordSink
@@ -44,11 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="call the endpoints of job files",
-        description="Call every endpoint of the job files once (--once).",
+        description="Run the job files as a service that calls each job's "
+        "endpoints on its schedule until SIGINT or SIGTERM (SIGHUP reloads the "
+        "files), call every endpoint once (--once), or show what would be called "
+        "(--dry-run).",
     )
     mode = run.add_mutually_exclusive_group()
     mode.add_argument(
         "--once", action="store_true", help="call every endpoint once, then exit"
+    )
+    mode.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="load keys and plan every request, print them with curl commands, "
+        "and open no connection",
     )
     run.add_argument(
         "--json", action="store_true", help="print one JSON record per call on stdout"
@@ -111,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo", help="run the example jobs against a local mTLS server on 127.0.0.1"
+    )
+    demo.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=DEMO_DURATION_S,
+        metavar="SECONDS",
+        help=f"seconds the jobs run on their schedules (default {DEMO_DURATION_S:g})",
     )
     _add_verbosity(demo)
     return parser
@@ -179,11 +204,30 @@ def _non_negative_int(text: str) -> int:
     )
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected more than 0, got {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False))
+    # A service logs its start, runs and stops by default; one-shot commands
+    # log warnings only.
+    service = args.command == "demo" or (
+        args.command == "run" and not (args.once or args.dry_run)
+    )
+    _configure_logging(
+        getattr(args, "verbose", 0),
+        getattr(args, "quiet", False),
+        logging.INFO if service else logging.WARNING,
+    )
     try:
         if args.command == "validate":
             return _validate(args)
@@ -195,9 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(json_schema(), indent=2))
             return 0
         if args.command == "demo":
-            from runner.demo.run import run_demo
-
-            return run_demo(quiet=args.quiet)
+            return run_demo(duration=args.duration, quiet=args.quiet)
     except ConfigError as e:
         _print_findings(e)
         return e.exit_code
@@ -223,11 +265,10 @@ def _run(args: argparse.Namespace) -> int:
     check_capabilities()
     config = load_config(args.paths)
     jobs = select_jobs(config, args.job)
+    if args.dry_run:
+        return dry_run(config, jobs, sys.stdout, body_limit=args.body_limit)
     if not args.once:
-        raise UsageError(
-            "run without --once is the scheduled service, which this build lacks; "
-            "use run --once"
-        )
+        select_scheduled_jobs(config, args.job)  # before the response log opens
     sinks: list[RecordSink] = [ConsoleSink(sys.stderr, quiet=args.quiet)]
     if args.json:
         sinks.append(JsonLinesSink(sys.stdout))
@@ -236,14 +277,14 @@ def _run(args: argparse.Namespace) -> int:
     sink = Fanout(sinks)
     executor = Executor(concurrency=args.concurrency, per_host=args.host_concurrency)
     try:
-        calls = plan_calls(
-            config, jobs, KeyMaterial(config), body_limit=args.body_limit
-        )
-        ok = run_once(calls, executor, sink)
+        if args.once:
+            material = KeyMaterial(config)
+            calls = plan_calls(config, jobs, material, body_limit=args.body_limit)
+            return 0 if run_once(calls, executor, sink) else 1
+        return _serve(args, config, executor, sink)
     finally:
         executor.close()
         sink.close()
-    return 0 if ok else 1
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -265,19 +306,16 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if all(report.ok for report in reports) else 1
 
 
-def select_jobs(config: Config, wanted: Sequence[str]) -> list[str]:
-    """Return the names of the jobs to run; raise UsageError for unknown names."""
-    if not config.jobs:
-        raise UsageError(
-            f"no jobs in {', '.join(config.files)}; 'run' needs at least one job "
-            "under 'jobs:'"
-        )
-    unknown = [name for name in wanted if name not in config.jobs]
-    if unknown:
-        raise UsageError(
-            f"no job named {', '.join(unknown)}; jobs: {', '.join(sorted(config.jobs))}"
-        )
-    return list(wanted) if wanted else list(config.jobs)
+def _serve(
+    args: argparse.Namespace, config: Config, executor: Executor, sink: RecordSink
+) -> int:
+    service = Service(
+        args.paths, executor, sink, job_names=args.job, body_limit=args.body_limit
+    )
+    service.load(config)
+    with signals_handled(service):
+        service.run()
+    return 1 if service.failed else 0
 
 
 def _print_findings(error: ConfigError) -> None:
@@ -291,8 +329,8 @@ def _print_findings(error: ConfigError) -> None:
     )
 
 
-def _configure_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING
+def _configure_logging(verbose: int, quiet: bool, default: int) -> None:
+    level = default
     if verbose == 1:
         level = logging.INFO
     elif verbose > 1:

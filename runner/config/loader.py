@@ -295,3 +295,40 @@ def _unknown_reference(kind: str, name: str, defined: Mapping[str, object]) -> s
         return f"{message}; defined: {', '.join(sorted(defined))}"
     section = "identities" if kind == "identity" else "truststores"
     return f"{message}; define it under '{section}:' in one of the files"
+
+
+def select_jobs(config: Config, wanted: Sequence[str]) -> list[str]:
+    """Return the names of the jobs to run; raise UsageError for unknown names."""
+    if not config.jobs:
+        raise UsageError(
+            f"no jobs in {', '.join(config.files)}; 'run' needs at least one job "
+            "under 'jobs:'"
+        )
+    unknown = [name for name in wanted if name not in config.jobs]
+    if unknown:
+        raise UsageError(
+            f"no job named {', '.join(unknown)}; jobs: {', '.join(sorted(config.jobs))}"
+        )
+    return list(wanted) if wanted else list(config.jobs)
+
+
+def select_scheduled_jobs(
+    config: Config, wanted: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Return the selected jobs with a schedule, and those without one.
+
+    The service runs only the first list. Raises UsageError when a job named in
+    ``wanted`` has no schedule, or when no selected job has one.
+    """
+    names = select_jobs(config, wanted)
+    scheduled = [n for n in names if config.jobs[n].model.schedule is not None]
+    unscheduled = [n for n in names if n not in scheduled]
+    hint = "add 'schedule: every 5 minutes' (or another schedule) or use run --once"
+    if wanted and unscheduled:
+        raise UsageError(
+            f"job {', '.join(unscheduled)} has no schedule, so the service cannot "
+            f"run it; {hint}"
+        )
+    if not scheduled:
+        raise UsageError(f"none of the jobs has a schedule; {hint}")
+    return scheduled, unscheduled

@@ -3,7 +3,8 @@
 The PKI is built the way the classic keystore recipe builds it: an internal CA,
 a client key converted to DER PKCS#8, a client certificate signed by the CA and a
 server certificate for localhost and 127.0.0.1. Everything lives in a temporary
-folder that is removed at the end.
+folder that is removed at the end. The jobs run in service mode, on their
+schedules, for a bounded time.
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from importlib import resources
 from pathlib import Path
 
-from runner.config.loader import load_config
 from runner.demo.pki import CertificateAuthority
 from runner.demo.server import MtlsServer
-from runner.execution.once import run_once
-from runner.execution.plan import KeyMaterial, plan_calls
-from runner.report.sinks import ConsoleSink
+from runner.execution.service import Service, signals_handled
+from runner.report.records import Record
+from runner.report.sinks import ConsoleSink, Fanout, RecordSink
 from runner.transport.capabilities import check_capabilities
 from runner.transport.executor import Executor
 
 DEMO_JOB_FILE = "demo.yaml"
 PORT_VARIABLE = "MTLS_DEMO_PORT"
+DEMO_DURATION_S = 15.0
 
 
 def build_demo_pki(folder: Path) -> tuple[Path, Path, bytes]:
@@ -52,10 +54,31 @@ def demo_job_text() -> str:
     return resources.files("runner.demo").joinpath(DEMO_JOB_FILE).read_text("utf-8")
 
 
-def run_demo(quiet: bool = False) -> int:
-    """Run the demo jobs once against a local server; return the exit code."""
+class _Tally:
+    """Count the records that met and missed their expectations."""
+
+    def __init__(self) -> None:
+        self.ok = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+
+    def emit(self, record: Record) -> None:
+        with self._lock:
+            if record["ok"]:
+                self.ok += 1
+            else:
+                self.failed += 1
+
+    def close(self) -> None:
+        pass
+
+
+def run_demo(duration: float = DEMO_DURATION_S, quiet: bool = False) -> int:
+    """Run the demo jobs on their schedules against a local server for ``duration``
+    seconds; return 0 when every call went as expected."""
     check_capabilities()
     out = sys.stdout
+    tally = _Tally()
     workdir = Path(tempfile.mkdtemp(prefix="mtls-runner-demo-"))
     try:
         job_file = workdir / DEMO_JOB_FILE
@@ -65,23 +88,39 @@ def run_demo(quiet: bool = False) -> int:
             out.write(
                 f"Demo PKI in {workdir}/pki; mTLS server on 127.0.0.1:{server.port} "
                 "requires client certificates from the demo CA.\n"
-                f"Running the jobs of {DEMO_JOB_FILE} once:\n\n"
+                f"Running the jobs of {DEMO_JOB_FILE} on their schedules for "
+                f"{duration:g} seconds (Ctrl-C stops earlier):\n\n"
             )
             out.flush()
             environment = {**os.environ, PORT_VARIABLE: str(server.port)}
-            config = load_config([str(job_file)])
-            calls = plan_calls(
-                config, list(config.jobs), KeyMaterial(config), environment
-            )
-            executor = Executor()
-            try:
-                ok = run_once(calls, executor, ConsoleSink(out, quiet=quiet))
-            finally:
-                executor.close()
+            sink = Fanout([ConsoleSink(out, quiet=quiet), tally])
+            _serve([str(job_file)], environment, sink, duration)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    ok = tally.failed == 0 and tally.ok > 0
     verdict = (
-        "every call went as expected" if ok else "some calls did not go as expected"
+        f"all {tally.ok} calls went as expected"
+        if ok
+        else f"{tally.failed} of {tally.ok + tally.failed} calls did not go as expected"
     )
     out.write(f"\nDemo finished: {verdict}; the temporary PKI is removed.\n")
     return 0 if ok else 1
+
+
+def _serve(
+    paths: list[str], environment: dict[str, str], sink: RecordSink, duration: float
+) -> None:
+    executor = Executor()
+    service = Service(paths, executor, sink, environ=environment)
+    timer = threading.Timer(
+        duration, service.request_stop, args=(f"the demo's {duration:g}s are over",)
+    )
+    timer.daemon = True
+    try:
+        service.load()
+        timer.start()
+        with signals_handled(service):
+            service.run()
+    finally:
+        timer.cancel()
+        executor.close()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Callable, Iterable
 
 from runner.execution.expect import evaluate
 from runner.execution.plan import PlannedCall
+from runner.execution.retry import Backoff, Timers, is_retryable
 from runner.report.records import build_record
 from runner.report.sinks import RecordSink
 from runner.transport.classify import Failure, classify
 from runner.transport.executor import Executor
 from runner.transport.request import Request, Response
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 Done = Callable[[PlannedCall, bool], None]
@@ -22,19 +27,31 @@ def _utc_now() -> dt.datetime:
 
 
 class CallRunner:
-    """Start planned calls, judge their outcome and emit their records."""
+    """Start planned calls, judge their outcome, emit their records and retry.
+
+    A call with ``retries`` left is tried again after a backoff when
+    ``is_retryable`` allows it; every attempt gets its own record, and ``done``
+    runs once per call, with the verdict of its last attempt. Call ``close`` to
+    drop retries that are still waiting.
+    """
 
     def __init__(
-        self, executor: Executor, sink: RecordSink, clock: Clock = _utc_now
+        self,
+        executor: Executor,
+        sink: RecordSink,
+        clock: Clock = _utc_now,
+        backoff: Backoff | None = None,
     ) -> None:
         self.executor = executor
         self.sink = sink
         self.clock = clock
+        self.backoff = backoff or Backoff()
+        self.timers = Timers()
 
     def start(
         self, call: PlannedCall, done: Done | None = None, attempt: int = 1
     ) -> None:
-        """Start one attempt; ``done`` runs with its verdict when it has a record."""
+        """Start one attempt; ``done`` runs with the verdict once no retry follows."""
         started = self.clock()
         if call.error is not None or call.request is None:
             error = call.error
@@ -50,10 +67,42 @@ class CallRunner:
             failure = classify(response, call.context)
             ok, reported = evaluate(call.expect, response, failure)
             self._emit(call, attempt, started, ok, response, reported)
-            if done:
+            if not ok and attempt <= call.retries and is_retryable(response, failure):
+                self._retry(call, done, attempt, reported)
+            elif done:
                 done(call, ok)
 
         self.executor.submit(call.request, finished)
+
+    def close(self) -> None:
+        """Drop the retries that wait for their backoff; log how many."""
+        dropped = self.timers.close()
+        if dropped:
+            log.warning("dropped %d waiting retries at shutdown", dropped)
+
+    def _retry(
+        self, call: PlannedCall, done: Done | None, attempt: int, error: Failure | None
+    ) -> None:
+        delay = self.backoff.delay(attempt)
+        reason = f"{error.kind}: {error.message}" if error else "unexpected response"
+        log.warning(
+            "retrying %s/%s in %.2fs: attempt %d of %d failed with %s",
+            call.job,
+            call.endpoint,
+            delay,
+            attempt,
+            call.retries + 1,
+            reason,
+        )
+        scheduled = self.timers.call_later(
+            delay, lambda: self.start(call, done, attempt + 1)
+        )
+        if not scheduled:
+            log.warning(
+                "no retry of %s/%s: the runner is shutting down",
+                call.job,
+                call.endpoint,
+            )
 
     def _emit(
         self,
@@ -83,12 +132,32 @@ class CallRunner:
 
 
 def run_once(
-    calls: Iterable[PlannedCall], executor: Executor, sink: RecordSink
+    calls: Iterable[PlannedCall],
+    executor: Executor,
+    sink: RecordSink,
+    backoff: Backoff | None = None,
 ) -> bool:
-    """Run every call once, concurrently; return True when all of them succeeded."""
+    """Run every call once (plus its retries), concurrently; True when all succeeded."""
+    planned = list(calls)
     verdicts: list[bool] = []
-    runner = CallRunner(executor, sink)
-    for call in calls:
-        runner.start(call, lambda _, ok: verdicts.append(ok))
-    executor.run_until_idle()
+    lock = threading.Lock()
+    all_done = threading.Event()
+
+    def done(_: PlannedCall, ok: bool) -> None:
+        with lock:
+            verdicts.append(ok)
+            finished = len(verdicts) == len(planned)
+        if finished:
+            all_done.set()
+            executor.wake()
+
+    runner = CallRunner(executor, sink, backoff=backoff)
+    try:
+        if not planned:
+            all_done.set()
+        for call in planned:
+            runner.start(call, done)
+        executor.run_until(all_done)
+    finally:
+        runner.close()
     return all(verdicts)

@@ -19,6 +19,12 @@ from runner.config.expand import Expander
 from runner.config.loader import Config, Defined
 from runner.config.models import Endpoint, Expect, Job
 from runner.errors import JobConfigError, JobError
+from runner.execution.sources import (
+    FileSignature,
+    file_signature,
+    identity_sources,
+    truststore_sources,
+)
 from runner.report.redact import redact_url
 from runner.tls.identity import LoadedIdentity, load_identity
 from runner.tls.truststore import (
@@ -54,34 +60,89 @@ class PlannedCall:
 
 
 class KeyMaterial:
-    """Load identities and truststores on first use and keep them, errors included."""
+    """Load identities and truststores on first use and keep them, errors included.
+
+    Each entry remembers the size, modification time and inode of the files it
+    was read from. ``reload_changed`` compares them with the files on disk and
+    drops the entries whose files changed, so the next use reads them again:
+    a rotated certificate is picked up without a restart.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self._identities: dict[str, LoadedIdentity | JobError] = {}
         self._truststores: dict[str, LoadedTruststore | JobError] = {}
+        self._signatures: dict[str, FileSignature] = {}
+        self._loads: dict[str, int] = {}
 
     def identity(self, name: str) -> LoadedIdentity:
         if name not in self._identities:
+            defined = self.config.identities[name]
+            key = _identity_key(name)
+            self._signatures[key] = file_signature(identity_sources(defined))
+            self._loads[key] = self._loads.get(key, 0) + 1
             try:
-                self._identities[name] = load_identity(self.config.identities[name])
+                self._identities[name] = load_identity(defined)
             except JobError as e:
                 self._identities[name] = e
         return _value_or_raise(self._identities[name])
 
     def truststore(self, name: str | None) -> LoadedTruststore:
-        key = name if name is not None else f"<{SYSTEM_NAME}>"
+        key = _truststore_key(name)
         if key not in self._truststores:
+            defined = self.config.truststores[name] if name is not None else None
+            self._signatures[key] = file_signature(truststore_sources(defined))
+            self._loads[key] = self._loads.get(key, 0) + 1
             try:
-                if name is None:
+                if defined is None:
                     self._truststores[key] = load_system_truststore()
                 else:
-                    self._truststores[key] = load_truststore(
-                        self.config.truststores[name]
-                    )
+                    self._truststores[key] = load_truststore(defined)
             except JobError as e:
                 self._truststores[key] = e
         return _value_or_raise(self._truststores[key])
+
+    def versions(self, job: Job) -> tuple[int, int]:
+        """Return how often the job's identity and truststore were loaded so far.
+
+        Calls planned with other versions carry outdated key material.
+        """
+        identity = self._loads.get(_identity_key(job.identity or ""), 0)
+        return identity, self._loads.get(_truststore_key(job.truststore), 0)
+
+    def reload_changed(self, job: Job) -> list[str]:
+        """Forget the job's identity and truststore if their files changed on disk.
+
+        Returns what was forgotten, as "identity 'NAME'" or "truststore 'NAME'".
+        """
+        changed = []
+        if job.identity is not None and job.identity in self._identities:
+            key = _identity_key(job.identity)
+            defined = self.config.identities[job.identity]
+            if self._signatures.get(key) != file_signature(identity_sources(defined)):
+                del self._identities[job.identity]
+                changed.append(f"identity '{job.identity}'")
+        key = _truststore_key(job.truststore)
+        if key in self._truststores:
+            truststore = (
+                self.config.truststores[job.truststore]
+                if job.truststore is not None
+                else None
+            )
+            if self._signatures.get(key) != file_signature(
+                truststore_sources(truststore)
+            ):
+                del self._truststores[key]
+                changed.append(f"truststore '{job.truststore or SYSTEM_NAME}'")
+        return changed
+
+
+def _identity_key(name: str) -> str:
+    return f"identity:{name}"
+
+
+def _truststore_key(name: str | None) -> str:
+    return f"truststore:{name}" if name is not None else f"<{SYSTEM_NAME}>"
 
 
 def _value_or_raise(value: T | JobError) -> T:
