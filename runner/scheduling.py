@@ -3,11 +3,11 @@
 The registry of jobs and the dispatch of due jobs come from the ``schedule``
 library: JobScheduler is a ``schedule.Scheduler`` and every job a ``schedule.Job``,
 so ``run_pending``, ``get_jobs``, ``clear`` and ``next_run`` work as documented
-there. ``schedule`` 1.2 cannot compute our run times, so ScheduledJob replaces its
-time keeping: it reads ``datetime.now()`` itself, so no clock can be injected; it
-counts the next run from the moment the last run ended, so intervals drift; its
-time zones need pytz; and it has no cron expressions. Here every time is an aware
-UTC datetime from an injected clock, and Trigger objects compute run times.
+there. ScheduledJob replaces the time keeping of ``schedule`` 1.2, for four
+reasons. ``schedule`` reads ``datetime.now()`` itself, so no clock can be injected.
+It counts the next run from the moment the last run ended, so intervals drift.
+Its time zones need pytz, and it has no cron expressions. Here every time is an
+aware UTC datetime from an injected clock, and Trigger objects compute run times.
 
 Rules, for jobs whose times are a wall-clock time in a zone (the schedule's IANA
 zone, else the machine's local zone):
@@ -86,7 +86,7 @@ class IntervalTrigger:
         return now
 
     def following(self, previous: dt.datetime, now: dt.datetime) -> dt.datetime:
-        # Whole intervals from the previous scheduled time keep the phase; runs
+        # Whole intervals from the previous scheduled time keep the phase. Runs
         # that fell entirely in the past are dropped rather than made up.
         behind = (now - previous).total_seconds()
         steps = max(1, math.floor(behind / self.seconds) + 1)
@@ -209,7 +209,11 @@ class ScheduledJob(schedule.Job):
         return bool(self.scheduler.clock() >= self.next_run)
 
     def run(self) -> None:
-        """Start the action unless the previous run is still going; never raise."""
+        """Start the action unless the previous run is still going.
+
+        Exceptions of the action are logged with the job's name, not raised, so
+        ``run_pending`` goes on with the other due jobs.
+        """
         now = self.scheduler.clock()
         due = self.next_run
         assert due is not None

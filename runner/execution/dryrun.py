@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO, TypeVar
@@ -72,6 +73,8 @@ def preview_job(
         next_runs = next_run_times(trigger, now, NEXT_RUNS)
         if spec.kind == "interval":
             zone = dt.UTC
+        elif spec.timezone is not None:
+            zone = zoneinfo.ZoneInfo(spec.timezone)
     calls = plan_job(defined, material, environ, body_limit)
     identity = None
     if job.identity is not None:

@@ -73,14 +73,14 @@ class KeyMaterial:
         self._identities: dict[str, LoadedIdentity | JobError] = {}
         self._truststores: dict[str, LoadedTruststore | JobError] = {}
         self._signatures: dict[str, FileSignature] = {}
-        self._loads: dict[str, int] = {}
+        self._generations: dict[str, int] = {}
 
     def identity(self, name: str) -> LoadedIdentity:
         if name not in self._identities:
             defined = self.config.identities[name]
             key = _identity_key(name)
             self._signatures[key] = file_signature(identity_sources(defined))
-            self._loads[key] = self._loads.get(key, 0) + 1
+            self._generations[key] = self._generations.get(key, 0) + 1
             try:
                 self._identities[name] = load_identity(defined)
             except JobError as e:
@@ -92,7 +92,7 @@ class KeyMaterial:
         if key not in self._truststores:
             defined = self.config.truststores[name] if name is not None else None
             self._signatures[key] = file_signature(truststore_sources(defined))
-            self._loads[key] = self._loads.get(key, 0) + 1
+            self._generations[key] = self._generations.get(key, 0) + 1
             try:
                 if defined is None:
                     self._truststores[key] = load_system_truststore()
@@ -103,12 +103,13 @@ class KeyMaterial:
         return _value_or_raise(self._truststores[key])
 
     def versions(self, job: Job) -> tuple[int, int]:
-        """Return how often the job's identity and truststore were loaded so far.
+        """Return the generations of the job's identity and truststore.
 
-        Calls planned with other versions carry outdated key material.
+        A generation grows with every load and every reload_changed that drops
+        the entry, so calls planned under other generations carry outdated keys.
         """
-        identity = self._loads.get(_identity_key(job.identity or ""), 0)
-        return identity, self._loads.get(_truststore_key(job.truststore), 0)
+        identity = self._generations.get(_identity_key(job.identity or ""), 0)
+        return identity, self._generations.get(_truststore_key(job.truststore), 0)
 
     def reload_changed(self, job: Job) -> list[str]:
         """Forget the job's identity and truststore if their files changed on disk.
@@ -121,6 +122,7 @@ class KeyMaterial:
             defined = self.config.identities[job.identity]
             if self._signatures.get(key) != file_signature(identity_sources(defined)):
                 del self._identities[job.identity]
+                self._generations[key] += 1
                 changed.append(f"identity '{job.identity}'")
         key = _truststore_key(job.truststore)
         if key in self._truststores:
@@ -133,6 +135,7 @@ class KeyMaterial:
                 truststore_sources(truststore)
             ):
                 del self._truststores[key]
+                self._generations[key] += 1
                 changed.append(f"truststore '{job.truststore or SYSTEM_NAME}'")
         return changed
 

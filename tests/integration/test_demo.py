@@ -21,7 +21,7 @@ def test_job_file_copy_matches_the_packaged_one() -> None:
 def test_demo_passes_and_explains_the_refusal(
     run_cli: Callable[..., CliResult],
 ) -> None:
-    result = run_cli("demo")
+    result = run_cli("demo", "--duration", "1")
     assert result.code == 0, result.stdout + result.stderr
     assert "failed as expected: client_certificate_required" in result.stdout
     assert "hint: add 'identity: NAME' to the job" in result.stdout
@@ -29,7 +29,7 @@ def test_demo_passes_and_explains_the_refusal(
 
 def test_demo_removes_its_temporary_folder(run_cli: Callable[..., CliResult]) -> None:
     before = set(Path(tempfile.gettempdir()).glob("mtls-runner-demo-*"))
-    run_cli("demo")
+    run_cli("demo", "--duration", "1")
     assert set(Path(tempfile.gettempdir()).glob("mtls-runner-demo-*")) == before
 
 

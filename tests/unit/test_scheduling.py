@@ -179,7 +179,9 @@ def test_jitter_does_not_accumulate() -> None:
 # Overlap and errors
 
 
-def test_overlapping_run_is_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_overlapping_run_is_skipped_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     scheduler, clock = make_scheduler(utc(2024, 5, 1, 12, 0, 0))
     runs: list[Run] = []
     scheduler.add("slow", parse_schedule("every 5s"), recorder(runs, finish=False))
