@@ -10,7 +10,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from runner.config.models import Endpoint, Expect, Job
 from runner.errors import JobConfigError, JobError
 from runner.execution.sources import (
     FileSignature,
+    Source,
     file_signature,
     identity_sources,
     truststore_sources,
@@ -37,6 +39,9 @@ from runner.transport.classify import CallContext
 from runner.transport.request import DEFAULT_BODY_LIMIT, Request, TlsSettings
 
 T = TypeVar("T")
+
+# Seconds between two checks of the same key material files for changes.
+CHECK_INTERVAL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,22 +70,31 @@ class KeyMaterial:
     Each entry remembers the size, modification time and inode of the files it
     was read from. ``reload_changed`` compares them with the files on disk and
     drops the entries whose files changed, so the next use reads them again:
-    a rotated certificate is picked up without a restart.
+    a rotated certificate is picked up without a restart. It checks an entry's
+    files at most every ``check_interval`` seconds, so a burst of jobs that share
+    an identity costs one ``stat`` per file.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self,
+        config: Config,
+        check_interval: float = CHECK_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
+        self.check_interval = check_interval
+        self.clock = clock
         self._identities: dict[str, LoadedIdentity | JobError] = {}
         self._truststores: dict[str, LoadedTruststore | JobError] = {}
+        self._sources: dict[str, list[Source]] = {}
         self._signatures: dict[str, FileSignature] = {}
+        self._checked: dict[str, float] = {}
         self._generations: dict[str, int] = {}
 
     def identity(self, name: str) -> LoadedIdentity:
         if name not in self._identities:
             defined = self.config.identities[name]
-            key = _identity_key(name)
-            self._signatures[key] = file_signature(identity_sources(defined))
-            self._generations[key] = self._generations.get(key, 0) + 1
+            self._remember_files(_identity_key(name), identity_sources(defined))
             try:
                 self._identities[name] = load_identity(defined)
             except JobError as e:
@@ -91,8 +105,7 @@ class KeyMaterial:
         key = _truststore_key(name)
         if key not in self._truststores:
             defined = self.config.truststores[name] if name is not None else None
-            self._signatures[key] = file_signature(truststore_sources(defined))
-            self._generations[key] = self._generations.get(key, 0) + 1
+            self._remember_files(key, truststore_sources(defined))
             try:
                 if defined is None:
                     self._truststores[key] = load_system_truststore()
@@ -117,27 +130,37 @@ class KeyMaterial:
         Returns what was forgotten, as "identity 'NAME'" or "truststore 'NAME'".
         """
         changed = []
-        if job.identity is not None and job.identity in self._identities:
-            key = _identity_key(job.identity)
-            defined = self.config.identities[job.identity]
-            if self._signatures.get(key) != file_signature(identity_sources(defined)):
-                del self._identities[job.identity]
-                self._generations[key] += 1
-                changed.append(f"identity '{job.identity}'")
+        name = job.identity
+        if (
+            name is not None
+            and name in self._identities
+            and self._files_changed(_identity_key(name))
+        ):
+            del self._identities[name]
+            changed.append(f"identity '{name}'")
         key = _truststore_key(job.truststore)
-        if key in self._truststores:
-            truststore = (
-                self.config.truststores[job.truststore]
-                if job.truststore is not None
-                else None
-            )
-            if self._signatures.get(key) != file_signature(
-                truststore_sources(truststore)
-            ):
-                del self._truststores[key]
-                self._generations[key] += 1
-                changed.append(f"truststore '{job.truststore or SYSTEM_NAME}'")
+        if key in self._truststores and self._files_changed(key):
+            del self._truststores[key]
+            changed.append(f"truststore '{job.truststore or SYSTEM_NAME}'")
         return changed
+
+    def _remember_files(self, key: str, sources: list[Source]) -> None:
+        # The signature is taken before the files are read, so a change made
+        # while they are read shows at the next check.
+        self._sources[key] = sources
+        self._signatures[key] = file_signature(sources)
+        self._checked[key] = self.clock()
+        self._generations[key] = self._generations.get(key, 0) + 1
+
+    def _files_changed(self, key: str) -> bool:
+        now = self.clock()
+        if now - self._checked[key] < self.check_interval:
+            return False
+        self._checked[key] = now
+        if file_signature(self._sources[key]) == self._signatures[key]:
+            return False
+        self._generations[key] += 1
+        return True
 
 
 def _identity_key(name: str) -> str:

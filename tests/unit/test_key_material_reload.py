@@ -36,7 +36,7 @@ def setup(
             endpoints: [{{url: "https://localhost/"}}]
         """
     )
-    material = KeyMaterial(load_config([str(path)]))
+    material = KeyMaterial(load_config([str(path)]), check_interval=0)
     return material, identity, trust
 
 
