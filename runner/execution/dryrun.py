@@ -32,7 +32,7 @@ N = TypeVar("N")
 
 @dataclass(frozen=True)
 class JobPreview:
-    """What a real run of one job would use and send."""
+    """The key material, schedule and requests that a real run of one job uses."""
 
     defined: Defined[Job]
     config: Config

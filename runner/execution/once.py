@@ -30,9 +30,9 @@ class CallRunner:
     """Start planned calls, judge their outcome, emit their records and retry.
 
     A call with ``retries`` left is tried again after a backoff when
-    ``is_retryable`` allows it; every attempt gets its own record, and ``done``
+    ``is_retryable`` allows it. Every attempt gets its own record, and ``done``
     runs once per call, with the verdict of its last attempt. Call ``close`` to
-    drop retries that are still waiting.
+    drop the retries that still wait for their backoff.
     """
 
     def __init__(
@@ -49,9 +49,17 @@ class CallRunner:
         self.timers = Timers()
 
     def start(
-        self, call: PlannedCall, done: Done | None = None, attempt: int = 1
+        self,
+        call: PlannedCall,
+        done: Done | None = None,
+        attempt: int = 1,
+        *,
+        wake: bool = True,
     ) -> None:
-        """Start one attempt; ``done`` runs with the verdict once no retry follows."""
+        """Start one attempt; ``done`` runs with the verdict once no retry follows.
+
+        ``wake=False`` leaves waking the executor to the caller (Executor.submit).
+        """
         started = self.clock()
         if call.error is not None or call.request is None:
             error = call.error
@@ -72,7 +80,7 @@ class CallRunner:
             elif done:
                 done(call, ok)
 
-        self.executor.submit(call.request, finished)
+        self.executor.submit(call.request, finished, wake=wake)
 
     def close(self) -> None:
         """Drop the retries that wait for their backoff; log how many."""

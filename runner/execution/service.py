@@ -7,8 +7,9 @@ its calls, which returns at once. A job counts as running until the last call of
 the run (retries included) has its record, and the scheduler skips a job that is
 due while it still runs.
 
-Signals only set flags and write a byte to a pipe that the loop waits on, so a
-signal handler never waits for a lock.
+The signal handlers only set flags and write a byte to a pipe that the loop waits
+on. They take no lock, so a signal that arrives while the main thread holds one
+cannot deadlock it.
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ class Service:
                     self._reload_requested = ""
                     self.reload()
                 self.scheduler.run_pending()
+                # Due jobs submit without waking the executor, so that it does
+                # not compete for the GIL while the rest of them are dispatched.
+                self.executor.wake()
                 self._sleep()
         finally:
             self._shutdown(worker)
@@ -186,13 +190,14 @@ class Service:
         state = self.jobs[run.name]
         calls = self._planned(state)
         progress = _Progress(run, len(calls))
-        log.info(
-            "running job '%s': scheduled %s, started %.0f ms late, calls: %d",
-            run.name,
-            format_time(run.due),
-            run.lateness.total_seconds() * 1000,
-            len(calls),
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "running job '%s': scheduled %s, started %.1f ms late, calls: %d",
+                run.name,
+                format_time(run.due),
+                run.lateness.total_seconds() * 1000,
+                len(calls),
+            )
 
         def done(_: PlannedCall, ok: bool) -> None:
             with progress.lock:
@@ -201,6 +206,8 @@ class Service:
                 finished = progress.remaining == 0
             if finished:
                 run.finish()
+                if not log.isEnabledFor(logging.INFO):
+                    return
                 log.info(
                     "job '%s' finished: %d of %d calls ok; next run at %s",
                     run.name,
@@ -210,15 +217,15 @@ class Service:
                 )
 
         for call in calls:
-            self.runner.start(call, done)
+            self.runner.start(call, done, wake=False)
 
     def _planned(self, state: _JobState) -> list[PlannedCall]:
         """Return the job's calls, planned again when its key material changed."""
         job = state.defined.model
-        for what in state.material.reload_changed(job):
+        for changed in state.material.reload_changed(job):
             log.info(
                 "%s of job '%s' changed on disk; loading it again",
-                what,
+                changed,
                 state.defined.name,
             )
         if state.calls is None or state.versions != state.material.versions(job):

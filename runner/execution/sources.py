@@ -1,7 +1,7 @@
 """The files that identities and truststores are read from, and a cheap change check.
 
-A FileSignature holds each file's path, size, modification time (ns) and inode,
-so both an edit in place and a replacement by rename change it. Reading it costs
+A FileSignature contains each file's path, size, modification time (ns) and
+inode, so both an edit in place and a replacement by rename change it. Reading it costs
 one ``stat`` per file and needs no file contents.
 """
 

@@ -5,7 +5,7 @@ a person can reproduce a call by hand. Secrets stay out of it: credential
 headers and expanded secret variables read REDACTED, and passwords become a
 reference to their environment variable or file. Where curl cannot express the
 job's key material as it is (a chain in separate files, several CA files, a
-PKCS#12 truststore), a shell comment after the command says how to prepare it.
+PKCS#12 truststore), a shell comment after the command explains how to prepare it.
 """
 
 from __future__ import annotations

@@ -92,11 +92,18 @@ class Executor:
         os.set_blocking(self._wake_write, False)
         self.max_active_seen = 0
 
-    def submit(self, request: Request, callback: Callback) -> None:
-        """Queue a request; ``callback`` runs in the executor's thread when done."""
+    def submit(
+        self, request: Request, callback: Callback, *, wake: bool = True
+    ) -> None:
+        """Queue a request; ``callback`` runs in the executor's thread when done.
+
+        With ``wake=False`` the loop sees the request at its next step or ``wake``,
+        so a caller that submits many requests at once can wake it once at the end.
+        """
         with self._lock:
             self._incoming.append((request, callback))
-        self.wake()
+        if wake:
+            self.wake()
 
     def wake(self) -> None:
         """Interrupt the loop's wait, for example after setting its stop event."""
