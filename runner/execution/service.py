@@ -15,6 +15,7 @@ cannot deadlock it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import select
@@ -35,8 +36,8 @@ from runner.execution.once import CallRunner
 from runner.execution.plan import KeyMaterial, PlannedCall, plan_job
 from runner.report.sinks import RecordSink
 from runner.scheduling import JobScheduler, Run, format_time
-from runner.transport.executor import Executor
-from runner.transport.request import DEFAULT_BODY_LIMIT
+from runner.transport.executor import Callback, Executor
+from runner.transport.request import DEFAULT_BODY_LIMIT, Request
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,9 @@ class Service:
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
         self._executor_stop = threading.Event()
+        # Requests of the current scheduler pass; used by this thread only.
+        self._batch: list[tuple[Request, Callback]] = []
+        self._planned_in_pass = False
 
     def load(self, config: Config | None = None) -> None:
         """Load the job files (or take ``config``) and schedule their jobs.
@@ -130,9 +134,10 @@ class Service:
                     self._reload_requested = ""
                     self.reload()
                 self.scheduler.run_pending()
-                # Due jobs submit without waking the executor, so that it does
-                # not compete for the GIL while the rest of them are dispatched.
-                self.executor.wake()
+                self._submit_batch()
+                if self._planned_in_pass:
+                    self._planned_in_pass = False
+                    _freeze_long_lived_objects()
                 self._sleep()
         finally:
             self._shutdown(worker)
@@ -217,7 +222,7 @@ class Service:
                 )
 
         for call in calls:
-            self.runner.start(call, done, wake=False)
+            self.runner.start(call, done, batch=self._batch)
 
     def _planned(self, state: _JobState) -> list[PlannedCall]:
         """Return the job's calls, planned again when its key material changed."""
@@ -233,6 +238,7 @@ class Service:
                 state.defined, state.material, self.environ, self.body_limit
             )
             state.versions = state.material.versions(job)
+            self._planned_in_pass = True
             self._log_identity(state)
         return state.calls
 
@@ -276,6 +282,14 @@ class Service:
                 format_time(scheduled.next_run if scheduled else None),
             )
 
+    def _submit_batch(self) -> None:
+        # The calls of all jobs due in one pass reach the executor together, so
+        # that its thread does not compete for the GIL while the rest of them are
+        # still being dispatched.
+        if self._batch:
+            self.executor.submit_many(self._batch)
+            self._batch = []
+
     def _sleep(self) -> None:
         idle = self.scheduler.idle_seconds
         timeout = MAX_SLEEP_S if idle is None else min(max(idle, 0.0), MAX_SLEEP_S)
@@ -318,6 +332,20 @@ class Service:
         )
         os.close(self._wake_read)
         os.close(self._wake_write)
+
+
+def _freeze_long_lived_objects() -> None:
+    """Exempt the configuration and planned calls from garbage collection.
+
+    With 10,000 planned endpoints a full collection takes about 100 ms (measured
+    on a 2-core x86_64 machine), and allocations during a pass of 1,000 due jobs
+    trigger one, which delays every job dispatched after it. Frozen objects are
+    not scanned. Unfreezing first lets the collection free the plans and
+    configuration that a reload or a rotation replaced.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _timing(job: Job) -> tuple[str | None, float | None]:

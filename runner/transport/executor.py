@@ -24,7 +24,7 @@ import os
 import select
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -92,18 +92,17 @@ class Executor:
         os.set_blocking(self._wake_write, False)
         self.max_active_seen = 0
 
-    def submit(
-        self, request: Request, callback: Callback, *, wake: bool = True
-    ) -> None:
-        """Queue a request; ``callback`` runs in the executor's thread when done.
-
-        With ``wake=False`` the loop sees the request at its next step or ``wake``,
-        so a caller that submits many requests at once can wake it once at the end.
-        """
+    def submit(self, request: Request, callback: Callback) -> None:
+        """Queue a request; ``callback`` runs in the executor's thread when done."""
         with self._lock:
             self._incoming.append((request, callback))
-        if wake:
-            self.wake()
+        self.wake()
+
+    def submit_many(self, items: Iterable[tuple[Request, Callback]]) -> None:
+        """Queue several requests at once and wake the loop once."""
+        with self._lock:
+            self._incoming.extend(items)
+        self.wake()
 
     def wake(self) -> None:
         """Interrupt the loop's wait, for example after setting its stop event."""
