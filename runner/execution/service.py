@@ -62,7 +62,8 @@ class _Progress:
     """Calls of one run that still lack their final record."""
 
     run: Run
-    remaining: int
+    calls: int
+    remaining: int = 0
     ok: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -101,6 +102,7 @@ class Service:
         # Requests of the current scheduler pass; used by this thread only.
         self._batch: list[tuple[Request, Callback]] = []
         self._planned_in_pass = False
+        self._dispatched: list[_Progress] = []
 
     def load(self, config: Config | None = None) -> None:
         """Load the job files (or take ``config``) and schedule their jobs.
@@ -159,6 +161,10 @@ class Service:
         except MtlsRunnerError as e:
             log.error("reload failed: %s; the previous jobs keep running", e)
             return
+        except Exception:
+            # A service outlives a bug in one reload: the old jobs stay valid.
+            log.exception("reload failed; the previous jobs keep running")
+            return
         self._log_start(config)
 
     def _apply(self, config: Config) -> None:
@@ -174,6 +180,12 @@ class Service:
             log.warning("%s", finding.format())
         material = KeyMaterial(config)
         jobs = {name: _JobState(config.jobs[name], material) for name in scheduled}
+        # Planning before scheduling keeps the first runs on time, and it logs
+        # the certificate of each job, or why the job cannot start, at once.
+        for state in jobs.values():
+            self._planned(state)
+        _freeze_long_lived_objects()
+        self._planned_in_pass = False
         for name in list(self.jobs):
             if name not in jobs:
                 self.scheduler.clear(name)
@@ -194,15 +206,8 @@ class Service:
     def _start_run(self, run: Run) -> None:
         state = self.jobs[run.name]
         calls = self._planned(state)
-        progress = _Progress(run, len(calls))
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                "running job '%s': scheduled %s, started %.1f ms late, calls: %d",
-                run.name,
-                format_time(run.due),
-                run.lateness.total_seconds() * 1000,
-                len(calls),
-            )
+        progress = _Progress(run, len(calls), remaining=len(calls))
+        self._dispatched.append(progress)
 
         def done(_: PlannedCall, ok: bool) -> None:
             with progress.lock:
@@ -285,10 +290,22 @@ class Service:
     def _submit_batch(self) -> None:
         # The calls of all jobs due in one pass reach the executor together, so
         # that its thread does not compete for the GIL while the rest of them are
-        # still being dispatched.
+        # still being dispatched. The runs are logged after that for the same
+        # reason; their lateness was measured when they started.
         if self._batch:
             self.executor.submit_many(self._batch)
             self._batch = []
+        if log.isEnabledFor(logging.INFO):
+            for progress in self._dispatched:
+                run = progress.run
+                log.info(
+                    "running job '%s': scheduled %s, started %.1f ms late, calls: %d",
+                    run.name,
+                    format_time(run.due),
+                    run.lateness.total_seconds() * 1000,
+                    progress.calls,
+                )
+        self._dispatched = []
 
     def _sleep(self) -> None:
         idle = self.scheduler.idle_seconds
