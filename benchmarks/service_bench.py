@@ -1,9 +1,9 @@
 """Measure service mode: 1,000 jobs with 10,000 endpoints against a local nginx.
 
-The script starts nginx with client certificate verification on 127.0.0.1,
-writes a test PKI and a job file into a temporary folder, runs
+The script starts nginx with client certificate verification on 127.0.0.1 and
+writes a test PKI and a job file into a temporary folder. It then runs
 ``python -m runner run --response-log FILE`` as a child process for
-``--duration`` seconds, and samples the child's RSS and CPU time with psutil every
+``--duration`` seconds and samples the child's RSS and CPU time with psutil every
 0.25 s. Two scenarios set the jobs' schedules:
 
 - ``burst``: cron ``* * * * *``, so all 1,000 jobs are due at each minute
@@ -48,8 +48,8 @@ from runner.demo.pki import CertificateAuthority  # noqa: E402
 from tests.nginx import NginxServer, find_nginx  # noqa: E402
 
 SAMPLE_INTERVAL_S = 0.25
-# A burst tick of 10,000 calls took under 2 s on the benchmark machine; idle CPU
-# is measured from this many seconds after each minute boundary.
+# A burst of 10,000 calls finished within about 4 s of its minute boundary on the
+# benchmark machine. Idle CPU is measured from this many seconds after each one.
 IDLE_AFTER_S = 20
 _LATE = re.compile(r"running job '[^']+': scheduled (\S+), started (-?[0-9.]+) ms late")
 SCHEDULES = {
@@ -214,6 +214,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=150, help="seconds")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
+
     binary = find_nginx()
     if binary is None:
         print("nginx is not installed", file=sys.stderr)
@@ -236,6 +237,7 @@ def main() -> int:
             )
             result = run_service(folder, args.duration, args.concurrency)
         summary = analyse(result, args.endpoints_per_job)
+
     if args.scenario != "burst":
         summary["idle_cpu_percent"] = None  # no idle window: starts are spread
     python = platform.python_version()
