@@ -71,7 +71,7 @@ def test_real_run_of_same_file_connects(
     write_job: Callable[..., Path],
     env_token: str,
 ) -> None:
-    # Negative control: the connection counter sees a real run of the same file.
+    # Negative control: the connection counter counts a real run of the same file.
     server = mtls_server()
     path = write_job(job_text(pki, server.url("/whoami")))
     result = run_cli("run", "--once", str(path))

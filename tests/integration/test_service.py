@@ -223,7 +223,7 @@ def test_stop_signal_logs_shutdown(
     assert "stopping (received SIGTERM)" in service.stderr
 
 
-def test_start_up_log_names_files_jobs_and_next_run(
+def test_start_up_log_lists_jobs(
     mtls_server: Callable[..., MtlsServer],
     pki: Pki,
     write_job: Callable[..., Path],

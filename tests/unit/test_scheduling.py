@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import random
 import zoneinfo
+from collections.abc import Callable
 
 import pytest
 
@@ -43,7 +44,9 @@ def make_scheduler(
     return JobScheduler(clock, random.Random(seed), zone), clock
 
 
-def recorder(runs: list[Run], finish: bool = True):  # type: ignore[no-untyped-def]
+def recorder(runs: list[Run], finish: bool = True) -> Callable[[Run], None]:
+    """Return an action that records its runs and ends them when ``finish`` is set."""
+
     def action(run: Run) -> None:
         runs.append(run)
         if finish:
@@ -355,7 +358,7 @@ def test_fall_back_with_local_default_zone() -> None:
     ]
 
 
-def test_dst_scheduler_runs_daily_job_once_on_fall_back_day() -> None:
+def test_daily_job_once_on_fall_back_day() -> None:
     scheduler, clock = make_scheduler(utc(2024, 10, 26, 12), zone=BERLIN)
     runs: list[Run] = []
     scheduler.add("nightly", parse_schedule("every day at 02:30"), recorder(runs))
@@ -368,7 +371,7 @@ def test_dst_scheduler_runs_daily_job_once_on_fall_back_day() -> None:
     ]
 
 
-def test_dst_scheduler_runs_daily_job_at_jump_on_spring_day() -> None:
+def test_daily_job_at_jump_on_spring_day() -> None:
     scheduler, clock = make_scheduler(utc(2024, 3, 30, 12), zone=BERLIN)
     runs: list[Run] = []
     scheduler.add("nightly", parse_schedule("every day at 02:30"), recorder(runs))
@@ -381,7 +384,7 @@ def test_dst_scheduler_runs_daily_job_at_jump_on_spring_day() -> None:
     ]
 
 
-def test_cron_fixed_time_matches_both_passes_of_fall_back() -> None:
+def test_cron_fixed_time_runs_twice_on_fall_back() -> None:
     assert berlin_times("30 2 * * *", utc(2024, 10, 26, 12), 2) == [
         "2024-10-27T02:30:00+02:00",
         "2024-10-27T02:30:00+01:00",
