@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-throughput bench-validate schema clean
+.PHONY: demo test lint bench bench-throughput bench-validate bench-service schema clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check
 	$(BIN)/mypy --strict runner
 
-bench: bench-throughput bench-validate
+bench: bench-throughput bench-validate bench-service
 
 # Needs nginx and the curl CLI; prints a Markdown table (docs/benchmarks.md).
 bench-throughput: $(BIN)/.installed
@@ -41,6 +41,12 @@ schema: $(BIN)/.installed
 bench-validate: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/validate_bench.py
+
+# Needs nginx; runs the service for 140 s per scenario and prints JSON summaries.
+bench-service: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/service_bench.py --scenario burst --duration 140
+	$(BIN)/python benchmarks/service_bench.py --scenario spread --duration 140
 
 clean:
 	rm -rf $(VENV) build *.egg-info

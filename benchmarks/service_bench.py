@@ -45,6 +45,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
 from runner.demo.pki import CertificateAuthority  # noqa: E402
+from runner.transport.executor import DEFAULT_CONCURRENCY, DEFAULT_PER_HOST  # noqa: E402
 from tests.nginx import NginxServer, find_nginx  # noqa: E402
 
 SAMPLE_INTERVAL_S = 0.25
@@ -109,7 +110,9 @@ def write_jobs(path: Path, port: int, jobs: int, endpoints: int, scenario: str) 
     path.write_text("\n".join(lines) + "\n")
 
 
-def run_service(folder: Path, duration: float, concurrency: int) -> Result:
+def run_service(
+    folder: Path, duration: float, concurrency: int, host_concurrency: int
+) -> Result:
     """Run the service for ``duration`` seconds, sampling its CPU time and RSS."""
     log = folder / "records.jsonl"
     command = [
@@ -119,6 +122,8 @@ def run_service(folder: Path, duration: float, concurrency: int) -> Result:
         "run",
         "--concurrency",
         str(concurrency),
+        "--host-concurrency",
+        str(host_concurrency),
         "--response-log",
         str(log),
         str(folder / "jobs.yaml"),
@@ -212,7 +217,8 @@ def main() -> int:
     parser.add_argument("--endpoints-per-job", type=int, default=10)
     parser.add_argument("--scenario", choices=sorted(SCHEDULES), default="burst")
     parser.add_argument("--duration", type=float, default=150, help="seconds")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    parser.add_argument("--host-concurrency", type=int, default=DEFAULT_PER_HOST)
     args = parser.parse_args()
 
     binary = find_nginx()
@@ -235,7 +241,9 @@ def main() -> int:
             write_jobs(
                 jobs_file, nginx.port, args.jobs, args.endpoints_per_job, args.scenario
             )
-            result = run_service(folder, args.duration, args.concurrency)
+            result = run_service(
+                folder, args.duration, args.concurrency, args.host_concurrency
+            )
         summary = analyse(result, args.endpoints_per_job)
 
     if args.scenario != "burst":
