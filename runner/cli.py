@@ -23,7 +23,8 @@ from runner.errors import ConfigError, MtlsRunnerError
 from runner.execution.dryrun import dry_run
 from runner.execution.once import run_once
 from runner.execution.plan import KeyMaterial, plan_calls
-from runner.execution.service import Service, signals_handled
+from runner.execution.service import Service
+from runner.execution.signals import signals_handled
 from runner.report.doctor import format_report, format_summary
 from runner.report.findings import FORMATS, ValidationReport, render
 from runner.report.sinks import ConsoleSink, Fanout, JsonLinesSink, RecordSink

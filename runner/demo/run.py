@@ -19,7 +19,8 @@ from pathlib import Path
 
 from runner.demo.pki import CertificateAuthority
 from runner.demo.server import MtlsServer
-from runner.execution.service import Service, signals_handled
+from runner.execution.service import Service
+from runner.execution.signals import signals_handled
 from runner.report.records import Record
 from runner.report.sinks import ConsoleSink, Fanout, RecordSink
 from runner.transport.capabilities import check_capabilities

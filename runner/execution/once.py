@@ -55,13 +55,16 @@ class CallRunner:
         attempt: int = 1,
         *,
         batch: list[tuple[Request, Callback]] | None = None,
+        started: dt.datetime | None = None,
     ) -> None:
         """Start one attempt; ``done`` runs with the verdict once no retry follows.
 
         With ``batch`` the request is appended there instead of being submitted,
-        for the caller to pass to Executor.submit_many.
+        for the caller to pass to Executor.submit_many. ``started`` is the record's
+        start time when the caller has read the clock already; it defaults to now.
         """
-        started = self.clock()
+        if started is None:
+            started = self.clock()
         if call.error is not None or call.request is None:
             error = call.error
             failure = Failure(error.kind, error.message, error.hint) if error else None

@@ -2,14 +2,15 @@
 
 Two threads do the work. The executor thread drives every transfer on the
 Executor, so a slow or hung call holds up nothing but its own job. The thread
-that calls ``Service.run`` keeps the schedule: it plans each due job and submits
-its calls, which returns at once. A job counts as running until the last call of
-the run (retries included) has its record, and the scheduler skips a job that is
-due while it still runs.
+that calls ``Service.run`` keeps the schedule: it hands the calls of each due job
+to the executor, which returns at once. Jobs are planned when the files are
+loaded, and again when their key material changed on disk. A job counts as
+running until the last call of the run (retries included) has its record, and the
+scheduler skips a job that is due while it still runs.
 
-The signal handlers only set flags and write a byte to a pipe that the loop waits
-on. They take no lock, so a signal that arrives while the main thread holds one
-cannot deadlock it.
+``request_stop`` and ``request_reload`` only set flags and write a byte to a
+pipe that the loop waits on, so signal handlers (runner.execution.signals) may
+call them.
 """
 
 from __future__ import annotations
@@ -19,13 +20,10 @@ import gc
 import logging
 import os
 import select
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import FrameType
 
 from runner.config.loader import Config, Defined, load_config, select_scheduled_jobs
 from runner.config.models import Job
@@ -178,6 +176,7 @@ class Service:
             )
         for finding in config.warnings:
             log.warning("%s", finding.format())
+
         material = KeyMaterial(config)
         jobs = {name: _JobState(config.jobs[name], material) for name in scheduled}
         # Planning before scheduling keeps the first runs on time, and it logs
@@ -186,22 +185,28 @@ class Service:
             self._planned(state)
         _freeze_long_lived_objects()
         self._planned_in_pass = False
+
+        self._reschedule(jobs)
+        self.jobs = jobs
+
+    def _reschedule(self, jobs: dict[str, _JobState]) -> None:
+        """Schedule new jobs and jobs whose timing changed; drop removed ones."""
         for name in list(self.jobs):
             if name not in jobs:
                 self.scheduler.clear(name)
                 log.info("job '%s' removed", name)
         for name, state in jobs.items():
+            job = state.defined.model
             old = self.jobs.get(name)
-            if old is None or _timing(old.defined.model) != _timing(
-                state.defined.model
-            ):
-                self.scheduler.clear(name)
-                job = state.defined.model
-                assert job.schedule is not None
-                self.scheduler.add(
-                    name, parse_schedule(job.schedule), self._start_run, job.jitter or 0
-                )
-        self.jobs = jobs
+            if old is not None and _timing(old.defined.model) == _timing(job):
+                continue  # keeps its next run time
+            # NOTE: a run under the old schedule that is still going does not hold
+            # back the first run under the new one, so the two may overlap once.
+            self.scheduler.clear(name)
+            assert job.schedule is not None
+            self.scheduler.add(
+                name, parse_schedule(job.schedule), self._start_run, job.jitter or 0
+            )
 
     def _start_run(self, run: Run) -> None:
         state = self.jobs[run.name]
@@ -227,7 +232,7 @@ class Service:
                 )
 
         for call in calls:
-            self.runner.start(call, done, batch=self._batch)
+            self.runner.start(call, done, batch=self._batch, started=run.started)
 
     def _planned(self, state: _JobState) -> list[PlannedCall]:
         """Return the job's calls, planned again when its key material changed."""
@@ -239,6 +244,9 @@ class Service:
                 state.defined.name,
             )
         if state.calls is None or state.versions != state.material.versions(job):
+            # TODO: the executor keeps the connection pool of replaced key material
+            # open until the service stops, so each rotation or reload leaves one
+            # idle multi handle and its connections behind.
             state.calls = plan_job(
                 state.defined, state.material, self.environ, self.body_limit
             )
@@ -367,38 +375,3 @@ def _freeze_long_lived_objects() -> None:
 
 def _timing(job: Job) -> tuple[str | None, float | None]:
     return job.schedule, job.jitter
-
-
-@contextmanager
-def signals_handled(service: Service) -> Iterator[None]:
-    """Stop on SIGINT and SIGTERM and reload on SIGHUP while inside the block.
-
-    After the first stop signal the default handlers return, so a second one ends
-    the process without waiting for in-flight calls.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may install signal handlers
-        return
-
-    # The handlers neither log nor lock: the loop logs the reason they leave.
-    def stop(number: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        service.request_stop(f"received {signal.Signals(number).name}")
-
-    def reload(number: int, frame: FrameType | None) -> None:
-        service.request_reload("received SIGHUP")
-
-    previous = {
-        number: signal.signal(number, handler)
-        for number, handler in (
-            (signal.SIGINT, stop),
-            (signal.SIGTERM, stop),
-            (signal.SIGHUP, reload),
-        )
-    }
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
