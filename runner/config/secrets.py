@@ -35,10 +35,7 @@ def resolve_secret(
                 f"export {secret.env} in the environment that runs mtls-runner",
             )
         return env[secret.env]
-    assert secret.file is not None
-    path = expand_user(secret.file)
-    if not path.is_absolute():
-        path = base_dir / path
+    path = secret_file_path(secret, base_dir)
     try:
         if path.exists() and not path.is_file():
             raise error_class(
@@ -59,12 +56,46 @@ def resolve_secret(
             f"{owner}: password file {path} not found",
             "create the file or fix the path in 'password: {file: ...}'",
         ) from None
+    except UnicodeDecodeError as e:
+        raise error_class(
+            f"{owner}: password file {path} is not UTF-8 text (invalid byte "
+            f"0x{e.object[e.start]:02x} at offset {e.start})",
+            "save the password as UTF-8 text, for example with 'iconv -f UTF-16 "
+            "-t UTF-8' or 'iconv -f LATIN1 -t UTF-8'",
+        ) from None
     except (OSError, ValueError) as e:
-        reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-        if isinstance(e, ValueError) and not isinstance(e, UnicodeDecodeError):
-            reason = "invalid path"  # such as a NUL character in the name
+        # A ValueError here is an invalid path, such as one with a NUL character.
+        reason = e.strerror if isinstance(e, OSError) else "invalid path"
         raise error_class(
             f"{owner}: cannot read password file {path}: {reason}",
             "let the user that runs mtls-runner read the file",
         ) from None
     return text.removesuffix("\n").removesuffix("\r")
+
+
+def secret_file_path(secret: SecretRef, base_dir: Path) -> Path:
+    """Return the path of a ``{file: PATH}`` secret, relative to ``base_dir``."""
+    assert secret.file is not None
+    path = expand_user(secret.file)
+    return path if path.is_absolute() else base_dir / path
+
+
+def secret_unavailable(
+    secret: str | SecretRef | None,
+    base_dir: Path,
+    environ: Mapping[str, str] | None = None,
+) -> bool:
+    """Return whether the secret's variable is unset or its file does not exist.
+
+    That is the usual state where secrets are kept out of CI; any other problem
+    with the secret is an error wherever the runner runs.
+    """
+    if not isinstance(secret, SecretRef):
+        return False
+    if secret.env is not None:
+        return secret.env not in (os.environ if environ is None else environ)
+    path = secret_file_path(secret, base_dir)
+    try:
+        return not path.exists() and not path.is_symlink()
+    except (OSError, ValueError):
+        return False

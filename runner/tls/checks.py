@@ -220,6 +220,16 @@ def _chain_finding(
         )
     if _self_signed(top):
         return None
+    if any(issued_by(top, c) for c in path):
+        return IdentityFinding(
+            Problem.INCOMPLETE_CHAIN,
+            f"the chain of identity '{identity.name}' loops: "
+            f"{top.subject.rfc4514_string()} was issued by {issuer_name}, which is "
+            "already in the chain, so it never reaches a self-signed root CA",
+            "ask the CA for the chain up to its root, or make sure the server "
+            f"trusts {issuer_name} directly",
+            certain=False,
+        )
     sent = "only its leaf" if len(path) == 1 else f"{len(path)} certificates"
     return IdentityFinding(
         Problem.INCOMPLETE_CHAIN,

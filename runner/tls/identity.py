@@ -29,6 +29,7 @@ from runner.config.secrets import resolve_secret
 from runner.errors import IdentityError
 from runner.tls.certinfo import CertificateInfo, public_key_fingerprint
 from runner.tls.material import Material, MaterialReader, PrivateKey
+from runner.tls.pkcs12_bags import check_one_key
 
 _SHA256 = hashes.SHA256()
 
@@ -66,7 +67,9 @@ def load_identity(defined: Defined[Identity]) -> LoadedIdentity:
     if model.pkcs12 is not None:
         path = defined.path(model.pkcs12)
         sources.append(path)
-        bundle = reader.parse_pkcs12(path, reader.read_bytes(path), password)
+        data = reader.read_bytes(path)
+        check_one_key(reader, path, data)
+        bundle = reader.parse_pkcs12(path, data, password)
         if bundle.key is not None:
             material.keys.append(reader.check_key(path, bundle.key))
         if bundle.cert is not None:

@@ -13,7 +13,9 @@ from runner.config.models import Identity
 from runner.errors import IdentityError, JobError
 from runner.tls.certinfo import public_key_fingerprint
 from runner.tls.identity import issued_by, order_chain, select_key
+from runner.tls.key_strength import weak_key
 from runner.tls.material import Material, MaterialReader
+from runner.tls.pkcs12_bags import check_one_key
 from runner.tls.validation_context import (
     CheckContext,
     check_dates,
@@ -115,6 +117,12 @@ def _read_pkcs12(
     path = identity.path(identity.model.pkcs12)
     try:
         data = reader.read_bytes(path)
+        # The key bags can be counted without the password.
+        check_one_key(reader, path, data)
+    except JobError as e:
+        context.report_error(identity, ("pkcs12",), e)
+        return None
+    try:
         bundle = reader.parse_pkcs12(path, data, password)
     except JobError as e:
         if available:
@@ -219,6 +227,7 @@ def _check_chain(
         linked.append(issuer)
         del others[_digest(issuer)]
         current = issuer
+    _check_key_size(context, identity, read.origin(leaf), leaf, "client certificate")
     for certificate in linked:
         check_dates(
             context,
@@ -228,6 +237,8 @@ def _check_chain(
             "chain certificate",
             "replace it with the CA's current certificate",
         )
+        keys = read.origin(certificate)
+        _check_key_size(context, identity, keys, certificate, "chain certificate")
     for certificate in others.values():
         context.report(
             identity,
@@ -237,14 +248,58 @@ def _check_chain(
             "the chain; remove it, or add the certificates that link it to the leaf",
             "warning",
         )
-    _check_top(context, identity, read.origin(current), leaf, current)
+    looped = next((c for c in [leaf, *linked] if issued_by(current, c)), None)
+    if looped is not None and not is_self_signed(current):
+        _report_loop(context, identity, read.origin(current), current, looped)
+        return
+    _check_top(context, identity, read.origin(current), current)
+
+
+def _check_key_size(
+    context: CheckContext,
+    identity: Defined[Identity],
+    keys: Keys,
+    certificate: x509.Certificate,
+    role: str,
+) -> None:
+    """Report a certificate whose key OpenSSL refuses to present."""
+    problem = weak_key(certificate.public_key())
+    if problem is None:
+        return
+    context.report(
+        identity,
+        keys,
+        f"identity '{identity.name}': the {role} "
+        f"{certificate.subject.rfc4514_string()} has {problem} (security level 2), "
+        "so every call fails with 'key too small'; get a certificate for a key of "
+        "at least 2048 bits (RSA) or 256 bits (EC)",
+    )
+
+
+def _report_loop(
+    context: CheckContext,
+    identity: Defined[Identity],
+    keys: Keys,
+    top: x509.Certificate,
+    issuer: x509.Certificate,
+) -> None:
+    """Report chain certificates that issued each other, so no root is reached."""
+    context.report(
+        identity,
+        keys,
+        f"identity '{identity.name}': the chain loops: "
+        f"{top.subject.rfc4514_string()} was issued by "
+        f"{issuer.subject.rfc4514_string()}, which is already in the chain, so it "
+        "never reaches a self-signed root CA and servers accept it only when they "
+        "trust one of these CAs directly; ask the CA for the chain up to its root",
+        "warning",
+    )
 
 
 def _check_top(
     context: CheckContext,
     identity: Defined[Identity],
     keys: Keys,
-    leaf: x509.Certificate,
     top: x509.Certificate,
 ) -> None:
     """Warn when the chain sent to servers stops below its root CA's certificate.
@@ -253,8 +308,9 @@ def _check_top(
     OpenSSL completes a client's chain from the job's truststore, so an
     intermediate there counts for the jobs that use that truststore (see
     runner.tls.checks.path_to_root). Offline, an issuer is known to be an
-    intermediate only when a truststore of this run contains it, and an unknown
-    issuer of the leaf itself may be a root CA.
+    intermediate only when a truststore of this run contains it. An issuer found
+    nowhere is most often the root CA that only the server trusts, so it is not
+    reported: doctor compares the chain with the CAs that the server accepts.
     """
     if is_self_signed(top):
         return
@@ -264,16 +320,6 @@ def _check_top(
     )
     known = context.trusted.get(top.issuer)
     if known is None:
-        if top is leaf:
-            context.report(
-                identity,
-                keys,
-                f"{prefix}, and its issuer {issuer} is not in the identity's files; "
-                "if that issuer is an intermediate CA, add its certificate to "
-                "'chain:', because servers reject a client chain that misses an "
-                "intermediate CA",
-                "warning",
-            )
         return
     self_signed, stores = known
     if self_signed:

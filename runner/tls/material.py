@@ -42,7 +42,8 @@ SIGNING_KEY_TYPES = (
 )
 
 MAX_MATERIAL_BYTES = 16 * 1024 * 1024
-JKS_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")
+JCEKS_MAGIC = b"\xce\xce\xce\xce"
+JKS_MAGIC = (b"\xfe\xed\xfe\xed", JCEKS_MAGIC)
 
 _PEM_BLOCK = re.compile(
     rb"-----BEGIN ([A-Z0-9 ]+)-----\n(.*?)-----END \1-----", re.DOTALL
@@ -125,7 +126,10 @@ class MaterialReader:
         if not data.strip():
             raise self.fail(path, "file is empty", "check that the file was copied")
         if data.startswith(JKS_MAGIC):
-            raise self.fail(path, "is a Java KeyStore (JKS or JCEKS)", jks_hint(path))
+            store_type = java_store_type(data)
+            raise self.fail(
+                path, f"is a Java KeyStore ({store_type})", jks_hint(path, store_type)
+            )
         return data
 
     def parse(self, path: Path, data: bytes, password: str | None) -> Material:
@@ -350,11 +354,20 @@ class MaterialReader:
         )
 
 
-def jks_hint(path: Path) -> str:
-    """Return the keytool command that converts a Java KeyStore to PKCS#12."""
+def java_store_type(data: bytes) -> str:
+    """Return keytool's name of a Java KeyStore's type, from its magic number."""
+    return "JCEKS" if data.startswith(JCEKS_MAGIC) else "JKS"
+
+
+def jks_hint(path: Path, store_type: str = "JKS") -> str:
+    """Return the keytool command that converts a Java KeyStore to PKCS#12.
+
+    ``store_type`` is JKS or JCEKS; keytool fails with "Invalid keystore format"
+    when -srcstoretype names the other one.
+    """
     return (
         f"convert it to PKCS#12 with: keytool -importkeystore -srckeystore {path} "
-        f"-srcstoretype JKS -destkeystore {path.with_suffix('.p12')} "
+        f"-srcstoretype {store_type} -destkeystore {path.with_suffix('.p12')} "
         "-deststoretype PKCS12, then name the new file with 'pkcs12:'"
     )
 

@@ -58,9 +58,7 @@ def load_truststore(defined: Defined[Truststore]) -> LoadedTruststore:
         if is_folder(path):
             certificates.extend(read_folder(reader, path, hashed_only=False))
         else:
-            certificates.extend(
-                reader.parse(path, reader.read_bytes(path), None).certificates
-            )
+            certificates.extend(read_certificate_file(reader, path))
     if model.pkcs12 is not None:
         path = defined.path(model.pkcs12)
         sources.append(str(path))
@@ -76,6 +74,24 @@ def load_truststore(defined: Defined[Truststore]) -> LoadedTruststore:
         certificates.extend(system.certificates)
         sources.extend(system.sources)
     return _build(defined.name, owner, certificates, sources)
+
+
+def read_certificate_file(reader: MaterialReader, path: Path) -> list[x509.Certificate]:
+    """Read the certificates of a file named under 'certificates:'.
+
+    Raises the reader's error when the file holds none, such as a private key
+    named by mistake.
+    """
+    material = reader.parse(path, reader.read_bytes(path), None)
+    if material.certificates:
+        return material.certificates
+    found = "a private key" if material.keys or material.locked else "nothing else"
+    raise reader.fail(
+        path,
+        f"file holds {found} but no certificate",
+        "name the file of the CA certificate that signed the server's certificate; "
+        "a truststore needs no private key",
+    )
 
 
 def load_system_truststore() -> LoadedTruststore:

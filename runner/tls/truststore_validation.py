@@ -9,7 +9,7 @@ from runner.config.loader import Defined
 from runner.config.models import Truststore
 from runner.errors import JobError, TruststoreError
 from runner.tls.material import MaterialReader
-from runner.tls.truststore import is_folder, read_folder
+from runner.tls.truststore import is_folder, read_certificate_file, read_folder
 from runner.tls.validation_context import (
     CheckContext,
     check_dates,
@@ -84,7 +84,7 @@ def _read_source(
     path = truststore.path(raw)
     if is_folder(path):
         return read_folder(reader, path, hashed_only=False)
-    return reader.parse(path, reader.read_bytes(path), None).certificates
+    return read_certificate_file(reader, path)
 
 
 def _read_pkcs12(

@@ -26,6 +26,8 @@ from runner.tls.truststore_validation import check_truststore
 from runner.tls.validation_context import CheckContext, Owner, label
 
 DEFAULT_EXPIRY_WARNING_DAYS = 30
+# A window of 100 years covers every certificate; datetime overflows far beyond it.
+MAX_EXPIRY_WARNING_DAYS = 36500
 
 
 def check_key_material(

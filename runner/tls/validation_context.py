@@ -9,7 +9,7 @@ from cryptography import x509
 
 from runner.config.loader import Config, Defined
 from runner.config.models import Identity, Truststore
-from runner.config.secrets import resolve_secret
+from runner.config.secrets import resolve_secret, secret_unavailable
 from runner.errors import Finding, JobError, Severity
 from runner.tls.certinfo import CertificateInfo
 
@@ -55,18 +55,20 @@ def read_password(
     """Resolve the owner's password; return it and whether it was available.
 
     An unset variable or a missing password file is a warning, because CI jobs
-    often run without secrets. The checks that need the password are skipped.
+    often run without secrets; other problems, such as a password file that is
+    not UTF-8, are errors. Either way the checks that need the password are
+    skipped.
     """
+    secret = owner.model.password
     try:
-        value = resolve_secret(
-            owner.model.password, owner.base_dir, owner_text, error_class
-        )
+        value = resolve_secret(secret, owner.base_dir, owner_text, error_class)
     except JobError as e:
+        unavailable = secret_unavailable(secret, owner.base_dir)
         context.report(
             owner,
             ("password",),
             f"{e.message}; {e.hint}; the checks that need the password are skipped",
-            "warning",
+            "warning" if unavailable else "error",
         )
         return None, False
     return value, True
