@@ -28,7 +28,11 @@ from runner.execution.signals import signals_handled
 from runner.report.doctor import format_report, format_summary
 from runner.report.findings import FORMATS, ValidationReport, render
 from runner.report.sinks import ConsoleSink, Fanout, JsonLinesSink, RecordSink
-from runner.tls.validation import DEFAULT_EXPIRY_WARNING_DAYS, check_key_material
+from runner.tls.validation import (
+    DEFAULT_EXPIRY_WARNING_DAYS,
+    MAX_EXPIRY_WARNING_DAYS,
+    check_key_material,
+)
 from runner.transport.capabilities import check_capabilities
 from runner.transport.executor import (
     DEFAULT_CONCURRENCY,
@@ -166,7 +170,7 @@ def _add_validate(
     )
     validate.add_argument(
         "--expiry-warning",
-        type=_non_negative_int,
+        type=_expiry_days,
         default=DEFAULT_EXPIRY_WARNING_DAYS,
         metavar="DAYS",
         help="warn about certificates that expire within DAYS days "
@@ -197,12 +201,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    if text.strip().isdigit():
-        return int(text)
-    raise argparse.ArgumentTypeError(
-        f"expected a whole number of 0 or more, got {text!r}"
-    )
+def _expiry_days(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of 0 or more, got {text!r}"
+        )
+    if len(text.strip()) > len(str(MAX_EXPIRY_WARNING_DAYS)) or (
+        int(text) > MAX_EXPIRY_WARNING_DAYS
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_EXPIRY_WARNING_DAYS} days (100 years), got {text}"
+        )
+    return int(text)
 
 
 def _positive_float(text: str) -> float:

@@ -17,6 +17,7 @@ endpoint of the job and carries on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -52,7 +53,21 @@ class Finding:
     severity: Severity = "error"
 
     def format(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
+        """Return the finding as one FILE:LINE:COLUMN: SEVERITY: MESSAGE line.
+
+        Line breaks and other control characters in the file name or message, as
+        a YAML key may contain, are escaped so that the line stays one line.
+        """
+        where = f"{_escape(self.file)}:{self.line}:{self.column}"
+        return f"{where}: {self.severity}: {_escape(self.message)}"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(text: str) -> str:
+    """Write control characters as Python escapes such as \\n and \\x1b."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 class MtlsRunnerError(Exception):

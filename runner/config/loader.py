@@ -9,6 +9,7 @@ load files the same way, so both report the same errors.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from runner.config.consistency import check_jobs
 from runner.config.messages import findings_from_validation
 from runner.config.models import NAME_PATTERN, Identity, Job, JobFile, Truststore
 from runner.config.yamlsource import Position, YamlDocument, read_yaml_file
@@ -70,19 +72,15 @@ def expand_user(value: str) -> Path:
 def discover(paths: Sequence[str]) -> list[tuple[Path, str]]:
     """Return (path, display name) of every job file under ``paths``, in order.
 
-    A folder is searched recursively for ``*.yaml`` and ``*.yml``. A path that does
-    not exist raises UsageError.
+    A folder is searched recursively for ``*.yaml`` and ``*.yml``, skipping what
+    scan_folder skips. A path that does not exist raises UsageError.
     """
     found: list[tuple[Path, str]] = []
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            files = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in JOB_FILE_SUFFIXES and p.is_file()
-            )
+            files = scan_folder(path)
             if not files:
                 raise UsageError(f"{given}: folder holds no *.yaml or *.yml job files")
         elif path.is_file():
@@ -97,6 +95,29 @@ def discover(paths: Sequence[str]) -> list[tuple[Path, str]]:
                 seen.add(resolved)
                 found.append((file, str(file)))
     return found
+
+
+def scan_folder(folder: Path) -> list[Path]:
+    """Return the job files below ``folder``, sorted.
+
+    Hidden files and folders (names starting with '.') and node_modules folders
+    are skipped, because they hold the files of other tools, such as CI workflows.
+    Symbolic links to folders are not followed. A symbolic link named like a job
+    file is returned even when its target is missing, so that reading it reports
+    the broken link (os.walk lists such a link among the files).
+    """
+    files: list[Path] = []
+    for root, folders, names in os.walk(folder):
+        folders[:] = [f for f in folders if not _skipped(f)]
+        for name in names:
+            path = Path(root, name)
+            if not _skipped(name) and path.suffix in JOB_FILE_SUFFIXES:
+                files.append(path)
+    return sorted(files)
+
+
+def _skipped(name: str) -> bool:
+    return name.startswith(".") or name == "node_modules"
 
 
 def load_config(paths: Sequence[str]) -> Config:
@@ -139,6 +160,7 @@ def collect_config(paths: Sequence[str]) -> tuple[Config, list[Finding]]:
             model = _valid_parts(document.data)
         _merge(config, document, path.parent, model, fresh)
     findings.extend(_check_references(config, declared))
+    findings.extend(check_jobs(config))
     config.warnings.extend(_literal_secrets(config))
     findings.extend(config.warnings)
     return config, sorted(findings)
@@ -309,7 +331,8 @@ def select_jobs(config: Config, wanted: Sequence[str]) -> list[str]:
         raise UsageError(
             f"no job named {', '.join(unknown)}; jobs: {', '.join(sorted(config.jobs))}"
         )
-    return list(wanted) if wanted else list(config.jobs)
+    # A job named twice on the command line runs once.
+    return list(dict.fromkeys(wanted)) if wanted else list(config.jobs)
 
 
 def select_scheduled_jobs(

@@ -122,6 +122,8 @@ def _message(detail: ErrorDetails, loc: PathKey) -> str:
         return f"missing required key '{loc[-1]}'{_in(loc[:-1])}"
     if kind == "extra_forbidden":
         return _unknown_key(loc)
+    if loc and loc[-1] == "[key]" and kind == "value_error":
+        return f"{_describe(loc[:-2])}: {ctx.get('error', detail['msg'])}"
     if loc and loc[-1] == "[key]":
         return (
             f"invalid name {value!r}{_in(loc[:-2])}; names are letters, digits, "
@@ -130,10 +132,16 @@ def _message(detail: ErrorDetails, loc: PathKey) -> str:
     if kind in _TYPE_WORDS:
         found = f"found {_show(value)}{_fix(kind, value)}"
         return f"{where}: expected {_TYPE_WORDS[kind]}, {found}"
+    if kind == "value_error" and loc == ("version",):
+        return str(ctx.get("error", detail["msg"]))
     if kind == "value_error":
         return f"{where}: {ctx.get('error', detail['msg'])}"
     if kind == "literal_error" and loc == ("version",):
-        return f"unsupported version {_show(value)}; this runner reads 'version: 1'"
+        return (
+            f"unsupported version: found {_show(value)}; this runner reads 'version: 1'"
+        )
+    if kind == "string_too_short":
+        return f"{where}: the value is empty; write a value or remove the key"
     if kind in ("literal_error", "enum"):
         return f"{where}: {_show(value)} is not allowed; expected {ctx.get('expected')}"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:

@@ -9,6 +9,7 @@ file is found before anything runs.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -25,8 +26,16 @@ from pydantic import (
     model_validator,
 )
 
+from runner.config.http_syntax import check_header_name, check_header_value, check_url
 from runner.config.schedules import SCHEDULE_HELP, parse_schedule
-from runner.config.units import DURATION_HELP, SIZE_HELP, parse_duration, parse_size
+from runner.config.units import (
+    DURATION_HELP,
+    MAX_DURATION_S,
+    MAX_SIZE,
+    SIZE_HELP,
+    parse_duration,
+    parse_size,
+)
 from runner.errors import ErrorKind
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -65,16 +74,55 @@ def _check_variables(value: str) -> str:
 
 
 def _check_url(value: str) -> str:
+    """Check the parts of a URL that contain no variable; run time checks the rest."""
     _check_variables(value)
-    if value.startswith("${"):
-        return value  # the scheme comes from a variable and is checked at run time
-    parts = urlsplit(value)
-    if parts.scheme.lower() != "https":
+    try:
+        check_url(value, template=True)
+    except ValueError as e:
+        raise ValueError(f"URL {value!r} {e}") from None
+    return value
+
+
+def _check_header_value(value: str) -> str:
+    _check_variables(value)
+    try:
+        check_header_value(value)
+    except ValueError as e:
+        raise ValueError(f"header value {e}") from None
+    return value
+
+
+def _check_version(value: object) -> object:
+    """Reject true and 1.0, which Python compares equal to the version number 1."""
+    if isinstance(value, bool | float):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
         raise ValueError(
-            f"URL {value!r} does not use https; mtls-runner calls HTTPS endpoints only"
+            f"unsupported version: found {shown}; this runner reads 'version: 1', "
+            "the whole number 1"
         )
-    if not parts.hostname:
-        raise ValueError(f"URL {value!r} has no host name")
+    return value
+
+
+def _check_json_body(value: Any) -> Any:
+    """Reject values that JSON cannot represent, and an empty ``json:`` key."""
+    if value is None:
+        raise ValueError(
+            "'json' is empty (null); write the JSON value to send, or remove the "
+            "key. To send the JSON literal null, write body: 'null' with a "
+            "Content-Type header"
+        )
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(
+                f"'json' contains {item!r}, which JSON cannot represent; quote it to "
+                "send a string, or use a number"
+            )
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return value
 
 
@@ -121,7 +169,7 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
                 {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"},
             ],
             "description": DURATION_HELP,
@@ -134,7 +182,7 @@ Size = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "integer", "minimum": 1},
+                {"type": "integer", "minimum": 1, "maximum": MAX_SIZE},
                 {"type": "string", "pattern": r"^\d+(\.\d+)? ?([KMGkmg]i?[Bb]|[Bb])?$"},
             ],
             "description": SIZE_HELP,
@@ -147,6 +195,8 @@ Schedule = Annotated[
     Field(description=SCHEDULE_HELP),
 ]
 Expandable = Annotated[str, AfterValidator(_check_variables)]
+HeaderName = Annotated[str, AfterValidator(check_header_name)]
+HeaderValue = Annotated[str, AfterValidator(_check_header_value)]
 Url = Annotated[
     str,
     AfterValidator(_check_url),
@@ -292,7 +342,7 @@ class Expect(StrictModel):
     status: StatusExpectation = Field(
         "2xx", description="status code, class such as 2xx, or a list of them"
     )
-    body_contains: str | None = Field(
+    body_contains: Annotated[str, Field(min_length=1)] | None = Field(
         None, description="text that the response body must contain"
     )
     fails_with: Annotated[ErrorKind, Field(strict=False)] | None = Field(
@@ -308,9 +358,11 @@ class Endpoint(StrictModel):
     name: Name | None = Field(None, description="default: method and path")
     url: Url = Field(description="https URL; ${NAME} expands an environment variable")
     method: Method = "GET"
-    headers: dict[str, Expandable] = Field(default_factory=dict)
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
     body: Expandable | None = None
-    json_body: Any = Field(None, alias="json", description="a JSON request body")
+    json_body: Annotated[Any, AfterValidator(_check_json_body)] = Field(
+        None, alias="json", description="a JSON request body"
+    )
     expect: Expect = Field(default_factory=lambda: Expect())
 
     @model_validator(mode="after")
@@ -318,6 +370,14 @@ class Endpoint(StrictModel):
         if self.body is not None and self.json_body is not None:
             raise ValueError("an endpoint has 'body' or 'json', not both")
         return self
+
+
+def endpoint_name(endpoint: Endpoint) -> str:
+    """Return the endpoint's name, by default its method and path."""
+    if endpoint.name:
+        return endpoint.name
+    path = urlsplit(endpoint.url).path or "/"
+    return f"{endpoint.method} {path}"
 
 
 class Job(StrictModel):
@@ -342,7 +402,7 @@ class Job(StrictModel):
         Annotated[Literal["1.1", "2"], BeforeValidator(_normalize_http_version)] | None
     ) = None
     max_response_bytes: Size | None = None
-    headers: dict[str, Expandable] = Field(default_factory=dict)
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
     endpoints: list[Endpoint] = Field(min_length=1)
 
 
@@ -351,7 +411,7 @@ class JobFile(StrictModel):
 
     model_config = ConfigDict(title="mtls-runner job file")
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_check_version)]
     identities: dict[Name, Identity] = Field(default_factory=dict)
     truststores: dict[Name, Truststore] = Field(default_factory=dict)
     jobs: dict[Name, Job] = Field(default_factory=dict)

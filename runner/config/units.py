@@ -18,6 +18,12 @@ _SIZE_UNITS = {
     "gib": 1024**3,
 }
 
+# Longer timeouts and jitters are mistakes, and far longer ones overflow libcurl's
+# millisecond options.
+MAX_DURATION_S = 7 * 86400.0
+# The largest curl_off_t, the type of libcurl's CURLOPT_MAXFILESIZE_LARGE.
+MAX_SIZE = 2**63 - 1
+
 DURATION_HELP = (
     "write a duration such as 250ms, 10s, 5m, 1h, 1h30m or a number of seconds"
 )
@@ -27,7 +33,9 @@ SIZE_HELP = "write a size such as 65536, 512KiB, 10MiB or 1GB"
 def parse_duration(value: object) -> float:
     """Return a duration in seconds; raise ValueError with the accepted forms."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration, found {value}; {DURATION_HELP}")
+        raise ValueError(
+            f"expected a duration, found {str(value).lower()}; {DURATION_HELP}"
+        )
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
@@ -36,6 +44,11 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"expected a duration; {DURATION_HELP}")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"duration {value!r} must be zero or more; {DURATION_HELP}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(
+            f"duration {value!r} is longer than the maximum of "
+            f"{MAX_DURATION_S / 86400:g} days; {DURATION_HELP}"
+        )
     return seconds
 
 
@@ -66,7 +79,7 @@ def format_duration(seconds: float) -> str:
 def parse_size(value: object) -> int:
     """Return a size in bytes; raise ValueError with the accepted forms."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a size, found {value}; {SIZE_HELP}")
+        raise ValueError(f"expected a size, found {str(value).lower()}; {SIZE_HELP}")
     if isinstance(value, int):
         size = value
     elif isinstance(value, str):
@@ -74,9 +87,17 @@ def parse_size(value: object) -> int:
         if not match:
             raise ValueError(f"invalid size {value!r}; {SIZE_HELP}")
         unit = (match.group(2) or "B").lower()
-        size = int(float(match.group(1)) * _SIZE_UNITS[unit])
+        number = float(match.group(1)) * _SIZE_UNITS[unit]
+        if not math.isfinite(number):
+            raise ValueError(f"size {value!r} has too many digits; {SIZE_HELP}")
+        size = int(number)
     else:
         raise ValueError(f"expected a size; {SIZE_HELP}")
     if size <= 0:
         raise ValueError(f"size {value!r} must be more than zero; {SIZE_HELP}")
+    if size > MAX_SIZE:
+        raise ValueError(
+            f"size {value!r} is larger than the maximum of {MAX_SIZE} bytes (8 EiB, "
+            "the largest size libcurl accepts); write a smaller size"
+        )
     return size

@@ -9,6 +9,7 @@ documents that expand aliases many times over.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,6 +74,16 @@ def read_yaml_file(path: Path, display: str) -> YamlDocument:
     try:
         with path.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError as e:
+        if not path.is_symlink():
+            raise UsageError(f"{display}: cannot read file: {e.strerror}") from e
+        raise _fatal(
+            display,
+            1,
+            1,
+            f"symbolic link to {os.readlink(path)}, which does not exist; fix the "
+            "link or remove it",
+        ) from None
     except OSError as e:
         raise UsageError(f"{display}: cannot read file: {e.strerror}") from e
     if len(raw) > MAX_FILE_BYTES:

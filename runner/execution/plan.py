@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from runner.config.expand import Expander
+from runner.config.http_syntax import check_header_value, check_url, encode_url
 from runner.config.loader import Config, Defined
-from runner.config.models import Endpoint, Expect, Job
+from runner.config.models import Endpoint, Expect, Job, endpoint_name
 from runner.errors import JobConfigError, JobError
 from runner.execution.sources import (
     FileSignature,
@@ -254,14 +255,6 @@ def plan_job(
     return calls
 
 
-def endpoint_name(endpoint: Endpoint) -> str:
-    """Return the endpoint's name, by default its method and path."""
-    if endpoint.name:
-        return endpoint.name
-    path = urlsplit(endpoint.url).path or "/"
-    return f"{endpoint.method} {path}"
-
-
 def _request(
     defined: Defined[Job],
     endpoint: Endpoint,
@@ -270,23 +263,17 @@ def _request(
     body_limit: int,
 ) -> Request:
     job = defined.model
-    url = expander.expand(endpoint.url, "url")
+    url = _expanded_url(defined, endpoint, expander)
     parts = urlsplit(url)
-    if parts.scheme.lower() != "https" or not parts.hostname:
-        raise JobConfigError(
-            f"job '{defined.name}' ({defined.where}): URL {redact_url(url)!r} is not "
-            "an https URL with a host after expanding variables",
-            "check the variables used in 'url'",
-        )
     headers: dict[str, tuple[str, str]] = {}
     for name, value in [*job.headers.items(), *endpoint.headers.items()]:
-        headers[name.lower()] = (name, expander.expand(value, f"header {name}"))
+        headers[name.lower()] = (name, _expanded_header(defined, name, value, expander))
     body: bytes | None = None
     if endpoint.body is not None:
         body = expander.expand(endpoint.body, "body").encode()
     elif endpoint.json_body is not None:
         document: Any = expander.expand_json(endpoint.json_body, "json")
-        body = json.dumps(document, separators=(",", ":")).encode()
+        body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
         headers.setdefault("content-type", ("Content-Type", "application/json"))
     needles = (endpoint.expect.body_contains,) if endpoint.expect.body_contains else ()
     return Request(
@@ -295,7 +282,7 @@ def _request(
         method=endpoint.method,
         headers=tuple(headers.values()),
         body=body,
-        resolve=_resolve_entries(job, parts.hostname, parts.port or 443),
+        resolve=_resolve_entries(job, parts.hostname or "", parts.port or 443),
         timeout=job.timeout,
         connect_timeout=job.connect_timeout,
         http_version=job.http_version,
@@ -305,9 +292,52 @@ def _request(
     )
 
 
+def _expanded_url(defined: Defined[Job], endpoint: Endpoint, expander: Expander) -> str:
+    """Expand the URL's variables and check the result as validate checks URLs.
+
+    Returns the URL with non-ASCII characters percent-encoded. The error shows the
+    URL with the values of secret variables redacted.
+    """
+    url = expander.expand(endpoint.url, "url")
+    try:
+        check_url(url)
+    except ValueError as e:
+        shown = redact_url(url, expander.secret_values)
+        raise JobConfigError(
+            f"job '{defined.name}' ({defined.where}): after expanding variables, "
+            f"URL {shown!r} {e}",
+            "check the values of the variables used in 'url'",
+        ) from None
+    encoded = encode_url(url)
+    if encoded != url:
+        # The record shows the encoded URL, so hide the encoded secrets too.
+        expander.secret_values |= {encode_url(v) for v in expander.secret_values}
+    return encoded
+
+
+def _expanded_header(
+    defined: Defined[Job], name: str, value: str, expander: Expander
+) -> str:
+    """Expand a header value and check it; the error never shows the value."""
+    expanded = expander.expand(value, f"header {name}")
+    try:
+        return check_header_value(expanded)
+    except ValueError as e:
+        raise JobConfigError(
+            f"job '{defined.name}' ({defined.where}): after expanding variables, "
+            f"the value of header {name} {e}",
+            f"check the values of the variables used in header {name}",
+        ) from None
+
+
 def _resolve_entries(job: Job, host: str, port: int) -> tuple[str, ...]:
-    """Build curl --resolve entries for this URL's host, as "host:port:address"."""
-    address = job.resolve.get(host)
+    """Build curl --resolve entries for this URL's host, as "host:port:address".
+
+    ``host`` is lowercase, as urllib returns it, and resolve keys match it in any
+    case, as host names do.
+    """
+    resolve = {name.lower(): address for name, address in job.resolve.items()}
+    address = resolve.get(host)
     if address is None:
         return ()
     if ipaddress.ip_address(address).version == 6:

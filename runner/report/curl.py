@@ -54,7 +54,9 @@ def curl_command(
     _truststore_options(command, truststore)
     _transfer_options(command, request)
     for name, value in redact_headers(request.headers, secret_values).items():
-        command.add("--header", f"{name}: {value}")
+        # curl sends "Name;" as a header with an empty value, and drops "Name:".
+        line = f"{name};" if not value.strip(" \t") else f"{name}: {value}"
+        command.add("--header", line)
     if request.body is not None:
         body = request.body.decode("utf-8", "replace")
         for secret in secret_values:

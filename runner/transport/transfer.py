@@ -88,8 +88,8 @@ class Transfer:
         self._configure_connection()
         self._configure_method()
         # An empty "Expect:" stops libcurl from waiting for "100 Continue".
-        headers = [f"{name}: {value}" for name, value in request.headers]
-        handle.setopt(pycurl.HTTPHEADER, [*headers, "Expect:"])
+        headers = [header_line(name, value) for name, value in request.headers]
+        handle.setopt(pycurl.HTTPHEADER, [*headers, b"Expect:"])
         handle.setopt(pycurl.WRITEFUNCTION, self._on_body)
         # A builtin method as callback costs no Python frame per header line.
         handle.setopt(pycurl.HEADERFUNCTION, self._header_lines.append)
@@ -222,6 +222,18 @@ class Transfer:
         self.socket = handle.getinfo(pycurl.ACTIVESOCKET)
         response.server_certificates = _server_certificates(handle)
         return response
+
+
+def header_line(name: str, value: str) -> bytes:
+    """Return the CURLOPT_HTTPHEADER entry that sends one header as written.
+
+    libcurl drops "Name:" with an empty value, so an empty (or blank) value is
+    written "Name;", which libcurl sends as the header with an empty value. Values
+    are ISO-8859-1, as the job file checks enforce.
+    """
+    if not value.strip(" \t"):
+        return f"{name};".encode("latin-1")
+    return f"{name}: {value}".encode("latin-1")
 
 
 def _parse_headers(lines: list[bytes]) -> list[tuple[str, str]]:

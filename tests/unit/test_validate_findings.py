@@ -51,7 +51,7 @@ CASES: list[tuple[str, int, int, str]] = [
     (bad("url: https://api", "url: http://api"), 16, 14, "does not use https"),
     (bad("url: https://api.example/health", "url: https://"), 16, 14, "has no host"),
     (bad("version: 1", "versions: 1"), 1, 1, "did you mean 'version'?"),
-    (bad("version: 1", "version: 2"), 1, 10, "unsupported version number 2"),
+    (bad("version: 1", "version: 2"), 1, 10, "unsupported version: found number 2"),
     (bad("identity: partner", "identity: partnr"), 11, 15, "did you mean 'partner'?"),
     (bad("truststore: internal", "truststore: x"), 12, 17, "defined: internal"),
     (bad("timeout: 10s", "timeout: 10 sec"), 14, 14, "invalid duration '10 sec'"),
@@ -122,6 +122,84 @@ CASES: list[tuple[str, int, int, str]] = [
     (bad("    timeout: 10s", "\ttimeout: 10s"), 14, 1, "tab character in indentation"),
     (bad("every 5 minutes", "*/5 * * * *"), 13, 16, "must be quoted"),
     (bad("jobs:", "---\njobs:"), 9, 1, "more than one YAML document"),
+    (bad("api.example/health", "api.example:99999/health"), 16, 14, "port 99999, w"),
+    (bad("api.example/health", "api.example:0/health"), 16, 14, "ports are 1 to"),
+    (bad("api.example/health", "api.example:-1/health"), 16, 14, "not a number"),
+    (bad("api.example/health", "api.example/he alth"), 16, 14, "write it as %20"),
+    (
+        bad("url: https://api.example/health", 'url: "https://api.example/\\e"'),
+        16,
+        14,
+        "control character U+001B",
+    ),
+    (bad("api.example/health", "bücher.example/"), 16, 14, "'xn--bcher-kva.example'"),
+    (bad("api.example/health", "api.example:${P}/a\tb"), 16, 14, "U+0009"),
+    (bad("timeout: 10s", "headers: {X A: b}"), 14, 15, "invalid header name 'X A'"),
+    (bad("timeout: 10s", "headers: {'X:': b}"), 14, 15, "invalid header name 'X:'"),
+    (bad("timeout: 10s", 'headers: {X: "a\\r\\nY: b"}'), 14, 18, "line break"),
+    (bad("timeout: 10s", 'headers: {X: "a\\x00"}'), 14, 18, "U+0000"),
+    (bad("timeout: 10s", "headers: {X: ł}"), 14, 18, "outside ISO-8859-1"),
+    (bad("timeout: 10s", "headers: {X: a, x: b}"), 14, 21, "header 'x' repeats 'X'"),
+    (
+        bad("timeout: 10s", "max_response_bytes: 9223372036854775808"),
+        14,
+        25,
+        "larger than the maximum",
+    ),
+    (bad("timeout: 10s", "timeout: 8d"), 14, 14, "longer than the maximum of 7 days"),
+    (bad("version: 1", "version: true"), 1, 10, "unsupported version: found true"),
+    (bad("version: 1", "version: 1.0"), 1, 10, "unsupported version: found 1.0"),
+    (bad("version: 1", "version: !!bool true"), 1, 10, "found true"),
+    (bad("version: 1", "version: [1]"), 1, 1, "unsupported version: found a list"),
+    (bad("status: 200", "body_contains: ''"), 18, 26, "the value is empty"),
+    (
+        bad("        expect:", "        json: [1, .nan]\n        expect:"),
+        17,
+        9,
+        "contains nan, which JSON cannot represent",
+    ),
+    (
+        bad("        expect:", "        json: {a: -.inf}\n        expect:"),
+        17,
+        9,
+        "contains -inf",
+    ),
+    (
+        bad("        expect:", "        json:\n        expect:"),
+        17,
+        14,
+        "'json' is empty",
+    ),
+    (
+        bad("status: 200", "status: 200\n          fails_with: timeout"),
+        18,
+        11,
+        "'status' has no effect next to 'fails_with: timeout'",
+    ),
+    (
+        bad("status: 200", "body_contains: x\n          fails_with: timeout"),
+        18,
+        11,
+        "'body_contains' has no effect",
+    ),
+    (
+        bad(
+            "      - url",
+            "      - name: a\n        url: https://b.example/\n"
+            "      - name: a\n        url",
+        ),
+        18,
+        9,
+        "endpoint name 'a' is also used",
+    ),
+    (
+        bad(
+            "timeout: 10s", "resolve: {api.example: 127.0.0.1, API.example: 127.0.0.1}"
+        ),
+        14,
+        39,
+        "resolve entry 'API.example' repeats 'api.example'",
+    ),
     ("", 1, 1, "file is empty"),
     ("- version: 1\n", 1, 1, "the top level is a list"),
     ("version: 1\njobs:\n  x:\n    endpoints: *e\n", 4, 16, "undefined alias *e"),
@@ -253,6 +331,8 @@ def test_folder_without_job_files_exits_2(run_cli: RunCli, tmp_path: Path) -> No
         ["validate", "--format", "xml", "x.yaml"],
         ["validate", "--expiry-warning", "-1", "x.yaml"],
         ["validate", "--expiry-warning", "soon", "x.yaml"],
+        ["validate", "--expiry-warning", "36501", "x.yaml"],
+        ["validate", "--expiry-warning", "100000000", "x.yaml"],
     ],
 )
 def test_usage_errors_exit_2(run_cli: RunCli, argv: list[str]) -> None:
@@ -267,3 +347,99 @@ def test_run_reports_same_errors(run_cli: RunCli, write_job: WriteJob) -> None:
     ran = run_cli("run", "--once", str(path))
     assert ran.code == 2
     assert validated.stdout.splitlines()[0] in ran.stderr
+
+
+def test_expiry_warning_range_message(
+    run_cli: RunCli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        run_cli("validate", "--expiry-warning", "100000000", "x.yaml")
+    assert "expected at most 36500 days" in capsys.readouterr().err
+
+
+def warnings_of(run_cli: RunCli, path: Path) -> list[dict[str, Any]]:
+    result = run_cli("validate", "--schema-only", "--format", "json", str(path))
+    assert result.code == 0, result.stdout
+    return findings(result)["warnings"]
+
+
+def test_unused_resolve_entry_warns(run_cli: RunCli, write_job: WriteJob) -> None:
+    path = write_job(bad("timeout: 10s", "resolve: {other.example: 127.0.0.1}"))
+    warnings = warnings_of(run_cli, path)
+    assert [(w["line"], w["column"]) for w in warnings] == [(14, 15)]
+    assert "'other.example' matches the host of no endpoint" in warnings[0]["message"]
+
+
+def test_resolve_matches_any_case(run_cli: RunCli, write_job: WriteJob) -> None:
+    path = write_job(bad("timeout: 10s", "resolve: {API.Example: 127.0.0.1}"))
+    assert warnings_of(run_cli, path) == []
+
+
+def test_resolve_with_variable_host_passes(
+    run_cli: RunCli, write_job: WriteJob
+) -> None:
+    text = bad("timeout: 10s", "resolve: {other.example: 127.0.0.1}")
+    path = write_job(text.replace("https://api.example/", "https://${HOST}/"))
+    assert warnings_of(run_cli, path) == []
+
+
+def test_same_default_names_warn(run_cli: RunCli, write_job: WriteJob) -> None:
+    text = bad("      - url", "      - url: https://b.example/health\n      - url")
+    warnings = warnings_of(run_cli, write_job(text))
+    assert [(w["line"], w["column"]) for w in warnings] == [(17, 9)]
+    assert "same default name 'GET /health'" in warnings[0]["message"]
+
+
+@pytest.mark.parametrize(
+    "replacement",
+    [
+        "url: https://api.example/caf\u00e9?q=\u00fc",
+        "url: https://api.example:${PORT}/health",
+        "url: https://api.example:/health",
+        "url: https://[::1]:8443/health",
+        "headers: {X-Empty: '', X-Word: caf\u00e9, X-Tab: 'a\tb'}\n"
+        "        url: https://api.example/health",
+    ],
+)
+def test_accepted_url_and_headers(
+    run_cli: RunCli, write_job: WriteJob, replacement: str
+) -> None:
+    path = write_job(bad("url: https://api.example/health", replacement))
+    result = run_cli("validate", "--schema-only", str(path))
+    assert result.stdout == "0 errors, 0 warnings in 1 file\n"
+
+
+def test_newline_in_key_stays_one_line(run_cli: RunCli, write_job: WriteJob) -> None:
+    path = write_job(bad("    timeout: 10s", '    "time\\nout\\x1b": 10s'))
+    result = run_cli("validate", "--schema-only", str(path))
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert f"{path}:14:5: error: unknown key 'time\\nout\\x1b'" in lines[0]
+
+
+def test_hidden_folders_skipped(run_cli: RunCli, write_job: WriteJob) -> None:
+    path = write_job(GOOD, "repo/jobs/a.yaml")
+    write_job("name: ci\non: push\n", "repo/.github/workflows/ci.yml")
+    write_job("name: x\n", "repo/node_modules/pkg/x.yaml")
+    write_job("repos: []\n", "repo/.pre-commit-config.yaml")
+    result = run_cli("validate", "--schema-only", str(path.parents[1]))
+    assert result.stdout == "0 errors, 0 warnings in 1 file\n"
+
+
+def test_hidden_file_named_explicitly(run_cli: RunCli, write_job: WriteJob) -> None:
+    path = write_job("name: ci\n", ".github/workflows/ci.yml")
+    result = run_cli("validate", "--schema-only", str(path))
+    assert result.code == 1
+
+
+def test_dangling_symlink_is_error(
+    run_cli: RunCli, write_job: WriteJob, tmp_path: Path
+) -> None:
+    write_job(GOOD, "jobs/a.yaml")
+    link = tmp_path / "jobs" / "gone.yaml"
+    link.symlink_to(tmp_path / "missing.yaml")
+    result = run_cli("validate", "--schema-only", "--format", "json", str(link.parent))
+    errors = findings(result)["errors"]
+    assert result.code == 1
+    assert [(e["file"], e["line"]) for e in errors] == [(str(link), 1)]
+    assert "missing.yaml, which does not exist" in errors[0]["message"]
