@@ -7,7 +7,7 @@ never finishes its handshake holds up nobody else.
 Routes: ``/health`` (200 "UP"), ``/whoami`` (the client certificate's subject as
 JSON), ``/status/CODE``, ``/bytes/COUNT``, ``/chunked/COUNT`` (COUNT bytes without
 a Content-Length), ``/delay/MILLISECONDS``, ``/echo``
-(method, headers and body as JSON) and ``POST /orders`` (201 with the body).
+(method, path, headers and body as JSON) and ``POST /orders`` (201 with the body).
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
                 200,
                 {
                     "method": self.command,
+                    "path": self.path,
                     "headers": dict(self.headers.items()),
                     "body": body.decode("utf-8", "replace"),
                     "subject": subject,

@@ -147,6 +147,8 @@ CASES: list[tuple[str, int, int, str]] = [
         "larger than the maximum",
     ),
     (bad("timeout: 10s", "timeout: 8d"), 14, 14, "longer than the maximum of 7 days"),
+    (bad("timeout: 10s", "jitter: true"), 14, 13, "expected a duration, found true;"),
+    (bad("timeout: 10s", f"max_response_bytes: {'9' * 400}B"), 14, 25, "too many"),
     (bad("version: 1", "version: true"), 1, 10, "unsupported version: found true"),
     (bad("version: 1", "version: 1.0"), 1, 10, "unsupported version: found 1.0"),
     (bad("version: 1", "version: !!bool true"), 1, 10, "found true"),

@@ -121,17 +121,15 @@ def test_mismatched_key_shows_fingerprints(
     assert public_key_fingerprint(pki.client.certificate.public_key()) in message
 
 
-def test_missing_intermediate_warns(
-    run_cli: RunCli, write_job: WriteJob, pki: Pki
+@pytest.mark.parametrize("name", ["client", "client-via-intermediate"])
+def test_unknown_issuer_not_reported(
+    run_cli: RunCli, write_job: WriteJob, pki: Pki, name: str
 ) -> None:
-    text = identity_file(*client(pki, "client-via-intermediate"))
-    code, document = validate(run_cli, write_job(text))
+    # The issuer is in no file of the run: usually the root CA that only the
+    # server trusts. Offline it cannot be told from a missing intermediate.
+    code, document = validate(run_cli, write_job(identity_file(*client(pki, name))))
     assert code == 0
-    assert locations(document, "warnings") == [(4, 18)]
-    assert (
-        "issuer CN=test intermediate CA,O=mtls-runner is not in the identity's"
-        in (messages(document, "warnings")[0])
-    )
+    assert document["warnings"] == []
 
 
 def test_known_intermediate_missing_warns(
