@@ -211,7 +211,8 @@ def _check_chain(
     read: _Read,
     leaf: x509.Certificate,
 ) -> None:
-    """Report chain certificates that are out of date, unrelated, or missing."""
+    """Report chain certificates that are out of date, too weak, unrelated, looping
+    or missing."""
     leaf_key = public_key_fingerprint(leaf.public_key())
     others = {
         _digest(c): c
@@ -227,6 +228,7 @@ def _check_chain(
         linked.append(issuer)
         del others[_digest(issuer)]
         current = issuer
+
     _check_key_size(context, identity, read.origin(leaf), leaf, "client certificate")
     for certificate in linked:
         check_dates(
@@ -248,6 +250,7 @@ def _check_chain(
             "the chain; remove it, or add the certificates that link it to the leaf",
             "warning",
         )
+
     looped = next((c for c in [leaf, *linked] if issued_by(current, c)), None)
     if looped is not None and not is_self_signed(current):
         _report_loop(context, identity, read.origin(current), current, looped)

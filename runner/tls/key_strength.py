@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 
 # NOTE: OpenSSL 3.6 derives the security of RSA and DSA keys from a formula and
 # accepts moduli from 1963 bits up. The check uses 2048, the size that NIST SP
-# 800-57 gives for 112 bits, so a key of 1963 to 2047 bits is reported although
-# OpenSSL would accept it; no common tool makes such keys.
+# 800-57 gives for 112 bits. A key of 1963 to 2047 bits is therefore reported
+# although OpenSSL would accept it, but no common tool makes such keys.
 MIN_RSA_BITS = 2048
 # An elliptic curve key gives half its size in bits of security.
 MIN_EC_BITS = 224

@@ -39,15 +39,15 @@ def key_bag_names(data: bytes) -> list[str | None]:
 
 
 def check_one_key(reader: MaterialReader, path: Path, data: bytes) -> None:
-    """Raise the reader's error when a PKCS#12 file holds more than one private key."""
+    """Raise the reader's error when a PKCS#12 file has more than one private key."""
     names = key_bag_names(data)
     if len(names) < 2:
         return
     aliases = ", ".join(f"'{name}'" for name in names if name is not None)
-    shown = f" (aliases {aliases})" if aliases else ""
+    alias_note = f" (aliases {aliases})" if aliases else ""
     raise reader.fail(
         path,
-        f"{len(names)} private keys found in the PKCS#12 file{shown}",
+        f"{len(names)} private keys found in the PKCS#12 file{alias_note}",
         "keep exactly one key entry, for example: keytool -importkeystore "
         f"-srckeystore {path} -srcstoretype PKCS12 -srcalias ALIAS -destkeystore "
         f"{path.with_suffix('.one.p12')} -deststoretype PKCS12",

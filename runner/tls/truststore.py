@@ -79,7 +79,7 @@ def load_truststore(defined: Defined[Truststore]) -> LoadedTruststore:
 def read_certificate_file(reader: MaterialReader, path: Path) -> list[x509.Certificate]:
     """Read the certificates of a file named under 'certificates:'.
 
-    Raises the reader's error when the file holds none, such as a private key
+    Raises the reader's error when the file contains none, such as a private key
     named by mistake.
     """
     material = reader.parse(path, reader.read_bytes(path), None)
@@ -88,7 +88,7 @@ def read_certificate_file(reader: MaterialReader, path: Path) -> list[x509.Certi
     found = "a private key" if material.keys or material.locked else "nothing else"
     raise reader.fail(
         path,
-        f"file holds {found} but no certificate",
+        f"file contains {found} but no certificate",
         "name the file of the CA certificate that signed the server's certificate; "
         "a truststore needs no private key",
     )

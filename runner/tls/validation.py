@@ -3,11 +3,13 @@
 Every identity and truststore of the run is read the way ``run`` reads it. Each
 problem becomes a Finding located at the YAML node that names the file:
 
-- missing or unreadable files, and missing passwords;
-- keys that do not match their certificate;
+- missing or unreadable files, missing passwords and unreadable password files;
+- keys that do not match their certificate, keys that OpenSSL's security level
+  2 rejects, and PKCS#12 files with several private keys;
 - certificates that are expired, not yet valid or about to expire;
 - client certificates without the clientAuth extended key usage;
-- chains that miss an intermediate CA, and truststores without certificates.
+- chains that miss an intermediate CA or loop, and truststores or truststore
+  files without certificates.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def test_missing_file_is_invalid(tmp_path: Path) -> None:
 
 def test_key_only_file_is_invalid(pki: Pki, tmp_path: Path) -> None:
     (tmp_path / "key.pem").write_bytes(pki.client.key_pem())
-    with pytest.raises(TruststoreError, match="file holds a private key but no cert"):
+    with pytest.raises(TruststoreError, match="contains a private key but no cert"):
         load_truststore(define(tmp_path, certificates=["key.pem"]))
 
 

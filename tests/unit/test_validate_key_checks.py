@@ -274,7 +274,7 @@ def test_key_file_in_truststore_error(
     assert code == 1
     assert locations(document, "errors") == [(4, 20)]
     assert (
-        f"{key}: file holds a private key but no certificate"
+        f"{key}: file contains a private key but no certificate"
         in messages(document, "errors")[0]
     )
 
