@@ -303,20 +303,33 @@ def _check_references(
                 if not isinstance(reference, str) or reference in declared[section]:
                     continue
                 line, column = document.source.locate(("jobs", name, key))
-                message = _unknown_reference(key, reference, declared[section])
+                other = "truststores" if section == "identities" else "identities"
+                message = _unknown_reference(
+                    key, reference, declared[section], declared[other]
+                )
                 findings.append(Finding(document.file, line, column, message))
     return findings
 
 
-def _unknown_reference(kind: str, name: str, defined: Mapping[str, object]) -> str:
+def _unknown_reference(
+    kind: str, name: str, defined: Mapping[str, object], other: Mapping[str, object]
+) -> str:
     message = f"job refers to {kind} '{name}', which no job file of this run defines"
+    if name in other:
+        other_kind = "truststore" if kind == "identity" else "identity"
+        return (
+            f"{message}; '{name}' is a {other_kind}, so check whether 'identity' and "
+            "'truststore' are swapped"
+        )
     close = difflib.get_close_matches(name, list(defined), n=1)
     if close:
         return f"{message}; did you mean '{close[0]}'?"
-    if defined:
-        return f"{message}; defined: {', '.join(sorted(defined))}"
     section = "identities" if kind == "identity" else "truststores"
-    return f"{message}; define it under '{section}:' in one of the files"
+    known = f" (defined: {', '.join(sorted(defined))})" if defined else ""
+    return (
+        f"{message}{known}; define it under '{section}:', or pass the file that "
+        "defines it too, as in 'mtls-runner validate keystores.yaml jobs/'"
+    )
 
 
 def select_jobs(config: Config, wanted: Sequence[str]) -> list[str]:

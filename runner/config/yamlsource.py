@@ -201,7 +201,21 @@ def _syntax_error(display: str, text: str, error: yaml.MarkedYAMLError) -> Confi
         message = f"invalid YAML: {problem} ({context})"
     else:
         message = f"invalid YAML: {problem}"
+    if any(word in problem for word in _INDENTATION_PROBLEMS):
+        message += (
+            "; check that this line is indented like the keys it belongs with, "
+            "with spaces only"
+        )
     return _fatal(display, line, column, message)
+
+
+# PyYAML's wording for a line whose indentation fits no open mapping or list.
+_INDENTATION_PROBLEMS = (
+    "did not find expected key",
+    "expected <block end>",
+    "did not find expected '-' indicator",
+    "mapping values are not allowed here",
+)
 
 
 def _tab_in_indentation(text: str, line: int) -> int | None:

@@ -20,6 +20,7 @@ from runner.tls.validation_context import (
     CheckContext,
     check_dates,
     is_self_signed,
+    label,
     read_password,
 )
 
@@ -65,6 +66,15 @@ def check_identity(context: CheckContext, identity: Defined[Identity]) -> None:
         read = _read_files(context, identity, reader, password)
     if read is None:
         return
+    unused = identity.model.password is not None and available
+    if identity.model.pkcs12 is None and unused and not read.material.encrypted:
+        context.report(
+            identity,
+            ("password",),
+            f"{label(identity)}: 'password' is set, but no key of this identity is "
+            "encrypted, so the password is never used; remove it",
+            "warning",
+        )
     leaf = _find_leaf(context, identity, reader, read)
     if leaf is None:
         return

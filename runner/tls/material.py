@@ -367,9 +367,21 @@ def jks_hint(path: Path, store_type: str = "JKS") -> str:
     """
     return (
         f"convert it to PKCS#12 with: keytool -importkeystore -srckeystore {path} "
-        f"-srcstoretype {store_type} -destkeystore {path.with_suffix('.p12')} "
+        f"-srcstoretype {store_type} -destkeystore {_unused_p12_path(path)} "
         "-deststoretype PKCS12, then name the new file with 'pkcs12:'"
     )
+
+
+def _unused_p12_path(path: Path) -> Path:
+    """Return a .p12 name beside ``path`` that no file has yet, for keytool's output."""
+    candidate = path.with_suffix(".p12")
+    number = 1
+    while candidate.exists():
+        candidate = path.with_name(
+            f"{path.stem}-converted{'' if number == 1 else number}.p12"
+        )
+        number += 1
+    return candidate
 
 
 def _normalize(data: bytes) -> bytes:

@@ -283,6 +283,26 @@ def test_keystores_in_another_file(run_cli: RunCli, write_job: WriteJob) -> None
     assert result.code == 0
 
 
+def test_keystores_left_out_hint(run_cli: RunCli, write_job: WriteJob) -> None:
+    _, _, jobs = GOOD.partition("jobs:\n")
+    path = write_job("version: 1\njobs:\n" + jobs, "jobs.yaml")
+    result = run_cli("validate", "--schema-only", str(path))
+    assert result.code == 1
+    assert "pass the file that defines it too" in result.stdout
+
+
+def test_swapped_references_named(run_cli: RunCli, write_job: WriteJob) -> None:
+    swapped = bad("    identity: partner", "    identity: internal")
+    result = run_cli("validate", "--schema-only", str(write_job(swapped)))
+    assert "'internal' is a truststore" in result.stdout
+
+
+def test_indentation_error_hint(run_cli: RunCli, write_job: WriteJob) -> None:
+    path = write_job(bad("    timeout: 10s", "   timeout: 10s"))
+    result = run_cli("validate", "--schema-only", str(path))
+    assert "check that this line is indented like the keys" in result.stdout
+
+
 def test_reference_into_broken_file(run_cli: RunCli, write_job: WriteJob) -> None:
     keystores, _, jobs = GOOD.partition("jobs:\n")
     broken = keystores.replace("key: client.key", "key: client.key\n    colour: red")

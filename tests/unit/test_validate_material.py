@@ -270,6 +270,21 @@ def test_encrypted_key_with_password_passes(
     assert document["warnings"] == []
 
 
+def test_unused_password_warns(
+    run_cli: RunCli, write_job: WriteJob, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_KEY_PASSWORD", "s3cret-pass")
+    text = identity_file(
+        *client(pki),
+        password="{env: TEST_KEY_PASSWORD}",
+        truststore=[pki.path("ca.pem")],
+    )
+    code, document = validate(run_cli, write_job(text))
+    assert code == 0
+    assert locations(document, "warnings") == [(6, 15)]
+    assert "the password is never used" in messages(document, "warnings")[0]
+
+
 def test_wrong_password_error(
     run_cli: RunCli, write_job: WriteJob, pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -352,6 +367,20 @@ def test_java_keystore_error(
     assert code == 1
     assert locations(document, "errors") == [(4, 13)]
     assert "keytool -importkeystore" in messages(document, "errors")[0]
+
+
+def test_java_keystore_hint_avoids_existing_file(
+    run_cli: RunCli, write_job: WriteJob, tmp_path: Path
+) -> None:
+    keystore = tmp_path / "client.jks"
+    keystore.write_bytes(b"\xfe\xed\xfe\xed" + b"\x00" * 64)
+    (tmp_path / "client.p12").write_bytes(b"taken")
+    text = f"version: 1\nidentities:\n  client:\n    pkcs12: {keystore}\n"
+    _, document = validate(run_cli, write_job(text))
+    assert (
+        f"-destkeystore {tmp_path / 'client-converted.p12'}"
+        in (messages(document, "errors")[0])
+    )
 
 
 def pkcs12_file(pki: Pki, password: bytes | None) -> Path:
