@@ -58,8 +58,22 @@ class LoadedIdentity:
 
 def load_identity(defined: Defined[Identity]) -> LoadedIdentity:
     """Load, match and serialise one identity; raise IdentityError naming the file."""
-    model = defined.model
     owner = f"identity '{defined.name}' ({defined.where})"
+    try:
+        return _load_identity(defined, owner)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+        # The readers report every failure they expect. This catches what
+        # cryptography raises for certificates it cannot decode (key type,
+        # names, extensions), so that the other jobs still run.
+        raise IdentityError(
+            f"{owner}: cannot read the key material ({type(e).__name__}: {e})",
+            "run 'mtls-runner validate' on the job file, and get fresh copies of "
+            "the identity's files",
+        ) from e
+
+
+def _load_identity(defined: Defined[Identity], owner: str) -> LoadedIdentity:
+    model = defined.model
     reader = MaterialReader(IdentityError, owner)
     password = resolve_secret(model.password, defined.base_dir, owner, IdentityError)
     material = Material()

@@ -220,12 +220,11 @@ class MaterialReader:
             pass  # an encrypted PKCS#8 key: decrypt it below
         except (ValueError, UnsupportedAlgorithm):
             return None
-        if password is None:
-            if self.skip_locked:
-                return Material(encrypted=True, locked=1)
-            raise self._missing_password(path)
+        if password is None and self.skip_locked:
+            return Material(encrypted=True, locked=1)
+        secret = self._key_password(path, password)
         try:
-            key = load_der_private_key(data, password=password.encode())
+            key = load_der_private_key(data, password=secret)
         except (ValueError, TypeError):
             raise self._wrong_password(path) from None
         return Material(keys=[self.check_key(path, key)], encrypted=True)
@@ -236,11 +235,10 @@ class MaterialReader:
         try:
             key = load_pem_private_key(block, password=None)
         except TypeError:
-            if password is None:
-                raise self._missing_password(path) from None
+            secret = self._key_password(path, password)
             try:
-                key = load_pem_private_key(block, password=password.encode())
-            except ValueError:
+                key = load_pem_private_key(block, password=secret)
+            except (ValueError, TypeError):
                 raise self._wrong_password(path) from None
         except (ValueError, UnsupportedAlgorithm) as e:
             raise self.fail(
@@ -254,13 +252,22 @@ class MaterialReader:
     def _load_ssh_key(
         self, path: Path, block: bytes, password: str | None
     ) -> PrivateKey:
-        secret = password.encode() if password is not None else None
+        # A password given for an unencrypted key is ignored, as for PEM keys.
         try:
-            key = load_ssh_private_key(block, password=secret)
+            key = load_ssh_private_key(block, password=None)
         except TypeError:
-            raise self._missing_password(path) from None
-        except ValueError:
-            raise self._wrong_password(path) from None
+            secret = self._key_password(path, password)
+            try:
+                key = load_ssh_private_key(block, password=secret)
+            except (ValueError, TypeError):
+                raise self._wrong_password(path) from None
+        except (ValueError, UnsupportedAlgorithm) as e:
+            raise self.fail(
+                path,
+                f"cannot read the OpenSSH private key ({_short(e)})",
+                "check that the file is complete, or convert it to PKCS#8 with "
+                "'ssh-keygen -p -m PKCS8 -f FILE'",
+            ) from None
         return self.check_key(path, key)
 
     def check_key(self, path: Path, key: object) -> PrivateKey:
@@ -300,6 +307,24 @@ class MaterialReader:
                 f"damaged base64 in a '{label.decode()}' block",
                 "get a fresh copy of the file",
             ) from None
+
+    def _key_password(self, path: Path, password: str | None) -> bytes:
+        """Return the password for an encrypted key; raise when it is unset or empty.
+
+        cryptography reads an empty password as no password, so an empty value
+        decrypts no key: it is a configuration mistake, such as a variable that
+        was exported without a value.
+        """
+        if password is None:
+            raise self._missing_password(path)
+        if not password:
+            raise self.fail(
+                path,
+                "the private key is encrypted but the configured password is empty",
+                "put the key's password into the variable or file that 'password' "
+                "names",
+            )
+        return password.encode()
 
     def _missing_password(self, path: Path) -> JobError:
         return self.fail(
@@ -346,6 +371,14 @@ class MaterialReader:
                 path,
                 "the PKCS#12 file is protected and no password is configured",
                 "add 'password: {env: NAME}' or 'password: {file: PATH}'",
+            )
+        if not password:
+            raise self.fail(
+                path,
+                "cannot open the PKCS#12 file: the configured password is empty, and "
+                "the file needs one (or is damaged)",
+                "put the file's password into the variable or file that 'password' "
+                "names",
             )
         raise self.fail(
             path,

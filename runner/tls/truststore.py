@@ -12,12 +12,15 @@ import hashlib
 import os
 import re
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
 
 from runner.config.loader import Defined
 from runner.config.models import Truststore
@@ -47,8 +50,21 @@ class LoadedTruststore:
 
 def load_truststore(defined: Defined[Truststore]) -> LoadedTruststore:
     """Load one truststore; raise TruststoreError when it is unreadable or empty."""
-    model = defined.model
     owner = f"truststore '{defined.name}' ({defined.where})"
+    try:
+        return _load_truststore(defined, owner)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+        # As in load_identity: what cryptography raises for data it cannot
+        # decode fails this truststore's jobs only.
+        raise TruststoreError(
+            f"{owner}: cannot read the certificates ({type(e).__name__}: {e})",
+            "run 'mtls-runner validate' on the job file, and get fresh copies of "
+            "the truststore's files",
+        ) from e
+
+
+def _load_truststore(defined: Defined[Truststore], owner: str) -> LoadedTruststore:
+    model = defined.model
     reader = MaterialReader(TruststoreError, owner)
     certificates: list[x509.Certificate] = []
     sources: list[str] = []
@@ -95,7 +111,19 @@ def read_certificate_file(reader: MaterialReader, path: Path) -> list[x509.Certi
 
 
 def load_system_truststore() -> LoadedTruststore:
-    """Load the operating system's CA certificates the way OpenSSL locates them."""
+    """Load the operating system's CA certificates the way OpenSSL locates them.
+
+    cryptography warns about system CAs that break its rules, such as a
+    non-positive serial number. Users cannot fix those, so its deprecation
+    warnings are silenced while the store is read. Other warnings, and those
+    about the job's own files, still show.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return _load_system_truststore()
+
+
+def _load_system_truststore() -> LoadedTruststore:
     owner = "the operating system's truststore"
     reader = MaterialReader(TruststoreError, owner)
     cafile, capaths = system_store_locations()

@@ -288,6 +288,77 @@ def test_pkcs12_missing_password(pki: Pki, folder: Path) -> None:
     assert "no password is configured" in error.message
 
 
+@pytest.mark.parametrize("key_name", ["key.pem", "key.der", "key-pkcs1.pem"])
+def test_empty_password_for_encrypted_key(
+    pki: Pki, folder: Path, key_name: str
+) -> None:
+    (folder / "cert.pem").write_bytes(pki.client_rsa.certificate_pem())
+    (folder / "key.pem").write_bytes(pki.client_rsa.key_pem(PASSWORD.encode()))
+    (folder / "key.der").write_bytes(pki.client_rsa.key_der(PASSWORD.encode()))
+    (folder / "key-pkcs1.pem").write_bytes(
+        pki.client_rsa.key_pem(
+            PASSWORD.encode(), key_format=PrivateFormat.TraditionalOpenSSL
+        )
+    )
+    error = load_error(folder, certificate="cert.pem", key=key_name, password="")
+    assert "the configured password is empty" in error.message
+
+
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_empty_password_source(
+    pki: Pki, folder: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    monkeypatch.setenv("EMPTY_KEY_PASSWORD", "")
+    (folder / "empty.txt").write_text("\n")
+    (folder / "cert.pem").write_bytes(pki.client.certificate_pem())
+    (folder / "key.pem").write_bytes(pki.client.key_pem(PASSWORD.encode()))
+    secret = (
+        SecretRef(env="EMPTY_KEY_PASSWORD")
+        if source == "env"
+        else SecretRef(file="empty.txt")
+    )
+    error = load_error(folder, certificate="cert.pem", key="key.pem", password=secret)
+    assert "the configured password is empty" in error.message
+
+
+def test_empty_password_for_unencrypted_key_is_ignored(pki: Pki, folder: Path) -> None:
+    cert, key = pki.client.write(folder, "c")
+    identity = load_identity(
+        define(folder, certificate=cert.name, key=key.name, password="")
+    )
+    assert identity.leaf == pki.client.certificate
+
+
+def test_pkcs12_empty_password(pki: Pki, folder: Path) -> None:
+    (folder / "id.p12").write_bytes(pki.client.pkcs12(PASSWORD.encode()))
+    error = load_error(folder, pkcs12="id.p12", password="")
+    assert "the configured password is empty" in error.message
+
+
+def test_unencrypted_openssh_key_ignores_password(pki: Pki, folder: Path) -> None:
+    (folder / "cert.pem").write_bytes(pki.client_ed25519.certificate_pem())
+    (folder / "key").write_bytes(
+        pki.client_ed25519.key.private_bytes(
+            Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()
+        )
+    )
+    identity = load_identity(
+        define(folder, certificate="cert.pem", key="key", password=PASSWORD)
+    )
+    assert identity.leaf == pki.client_ed25519.certificate
+
+
+def test_chain_certificate_with_unknown_key_type(pki: Pki, folder: Path) -> None:
+    cert, key = pki.client.write(folder, "c")
+    der = pki.ca.certificate_der()
+    ec_public_key = bytes.fromhex("06072a8648ce3d0201")  # OID id-ecPublicKey
+    assert der.count(ec_public_key) == 1
+    unknown = der.replace(ec_public_key, bytes.fromhex("06072a8648ce3d0209"))
+    (folder / "ca.der").write_bytes(unknown)
+    error = load_error(folder, certificate=cert.name, key=key.name, chain=["ca.der"])
+    assert "cannot read the key material (UnsupportedAlgorithm" in error.message
+
+
 def test_unset_password_variable(
     pki: Pki, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import warnings
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.oid import NameOID
 
 from runner.config.loader import Defined
 from runner.config.models import Truststore
@@ -120,3 +128,55 @@ def test_empty_system_store_is_invalid(
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "none"))
     with pytest.raises(TruststoreError, match="operating system's truststore"):
         load_system_truststore()
+
+
+def negative_serial_certificate() -> bytes:
+    """Return a PEM CA certificate whose serial number is negative.
+
+    cryptography refuses to build one, so the serial's first byte is patched
+    after signing; the signature no longer verifies, which parsing ignores.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "negative serial CA")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(0x11223344556677)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    der = certificate.public_bytes(Encoding.DER)
+    serial = bytes.fromhex("020711223344556677")
+    assert der.count(serial) == 1
+    patched = der.replace(serial, bytes.fromhex("020791223344556677"))
+    body = base64.encodebytes(patched).decode().replace("\n", "")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    text = "\n".join(
+        ["-----BEGIN CERTIFICATE-----", *lines, "-----END CERTIFICATE-----"]
+    )
+    return (text + "\n").encode()
+
+
+def test_system_store_silences_serial_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "system.pem").write_bytes(negative_serial_certificate())
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "system.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-dir"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        store = load_system_truststore()
+    assert len(store.certificates) == 1
+    assert [w.message for w in caught] == []
+
+
+def test_private_store_keeps_serial_warning(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "odd.pem").write_bytes(negative_serial_certificate())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_truststore(define(tmp_path, certificates=["odd.pem"]))
+    assert any(w.category is CryptographyDeprecationWarning for w in caught)
