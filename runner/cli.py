@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,7 +21,7 @@ from runner.config.loader import (
 from runner.config.models import json_schema
 from runner.demo.run import DEMO_DURATION_S, run_demo
 from runner.diagnosis.doctor import diagnose_call
-from runner.errors import ConfigError, MtlsRunnerError
+from runner.errors import ConfigError, MtlsRunnerError, OutputClosed, OutputError
 from runner.execution.dryrun import dry_run
 from runner.execution.once import run_once
 from runner.execution.plan import KeyMaterial, plan_calls
@@ -27,7 +29,13 @@ from runner.execution.service import Service
 from runner.execution.signals import signals_handled
 from runner.report.doctor import format_report, format_summary
 from runner.report.findings import FORMATS, ValidationReport, render
-from runner.report.sinks import ConsoleSink, Fanout, JsonLinesSink, RecordSink
+from runner.report.sinks import (
+    ConsoleSink,
+    Fanout,
+    JsonLinesSink,
+    Output,
+    RecordSink,
+)
 from runner.tls.validation import (
     DEFAULT_EXPIRY_WARNING_DAYS,
     MAX_EXPIRY_WARNING_DAYS,
@@ -247,15 +255,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             return _doctor(args)
         if args.command == "schema":
-            print(json.dumps(json_schema(), indent=2))
+            Output(sys.stdout).write(json.dumps(json_schema(), indent=2) + "\n")
             return 0
         if args.command == "demo":
             return run_demo(duration=args.duration, quiet=args.quiet)
     except ConfigError as e:
         _print_findings(e)
         return e.exit_code
+    except (OutputClosed, BrokenPipeError):
+        _release_failed_streams()
+        return OutputClosed.exit_code
     except MtlsRunnerError as e:
-        print(f"mtls-runner: error: {e}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            print(f"mtls-runner: error: {e}", file=sys.stderr)
+        if isinstance(e, OutputError):
+            _release_failed_streams()
         return e.exit_code
     except KeyboardInterrupt:
         return 130
@@ -268,7 +282,7 @@ def _validate(args: argparse.Namespace) -> int:
     if not args.schema_only:
         findings += check_key_material(config, expiry_warning_days=args.expiry_warning)
     report = ValidationReport.of(len(config.files), findings)
-    sys.stdout.write(render(report, args.format))
+    Output(sys.stdout).write(render(report, args.format))
     return report.exit_code
 
 
@@ -277,7 +291,7 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.paths)
     jobs = select_jobs(config, args.job)
     if args.dry_run:
-        return dry_run(config, jobs, sys.stdout, body_limit=args.body_limit)
+        return dry_run(config, jobs, Output(sys.stdout), body_limit=args.body_limit)
     if not args.once:
         select_scheduled_jobs(config, args.job)  # before the response log opens
     sinks: list[RecordSink] = [ConsoleSink(sys.stderr, quiet=args.quiet)]
@@ -304,16 +318,16 @@ def _doctor(args: argparse.Namespace) -> int:
     jobs = select_jobs(config, args.job)
     calls = plan_calls(config, jobs, KeyMaterial(config))
     executor = Executor(concurrency=1)
+    output = Output(sys.stdout)
     reports = []
     try:
         for call in calls:
             report = diagnose_call(call, executor)
-            sys.stdout.write(format_report(report))
-            sys.stdout.flush()
+            output.write(format_report(report))
             reports.append(report)
     finally:
         executor.close()
-    sys.stdout.write(format_summary(reports))
+    output.write(format_summary(reports))
     return 0 if all(report.ok for report in reports) else 1
 
 
@@ -338,6 +352,22 @@ def _print_findings(error: ConfigError) -> None:
         "nothing was run",
         file=sys.stderr,
     )
+
+
+def _release_failed_streams() -> None:
+    """Point standard streams that cannot be written at /dev/null.
+
+    Python flushes them again at exit and would print a traceback for the same
+    failure, so their unwritten rest goes to /dev/null instead.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
 
 
 def _configure_logging(verbose: int, quiet: bool, default: int) -> None:

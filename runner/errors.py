@@ -6,6 +6,8 @@ Every user-facing exception carries the process exit code it leads to::
     ├── UsageError                  bad command line or a path that does not exist
     ├── ConfigError                 job files that cannot run; holds every Finding
     ├── PlatformError               the linked libcurl lacks OpenSSL or blob options
+    ├── OutputError                 records or reports cannot be written (a full disk)
+    │   └── OutputClosed            the reader of a pipe went away, exit 141
     └── JobError                    one job cannot start, exit 1; carries an ErrorKind
         ├── IdentityError           kind identity_invalid
         ├── TruststoreError         kind truststore_invalid
@@ -82,6 +84,20 @@ class UsageError(MtlsRunnerError):
 
 class PlatformError(MtlsRunnerError):
     """The linked libcurl cannot do what the runner needs."""
+
+
+class OutputError(MtlsRunnerError):
+    """Records or reports cannot be written, so the run stops instead of losing them."""
+
+
+class OutputClosed(OutputError):
+    """The reader of standard output or standard error went away (``| head -1``).
+
+    The command ends quietly with 141, the status a shell reports for a process
+    that SIGPIPE ended (128 + 13), as other command line tools end.
+    """
+
+    exit_code = 141
 
 
 class ConfigError(MtlsRunnerError):

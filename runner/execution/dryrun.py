@@ -12,7 +12,7 @@ import os
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TextIO, TypeVar
+from typing import TypeVar
 
 from runner.config.loader import Config, Defined
 from runner.config.models import Job
@@ -20,6 +20,7 @@ from runner.config.schedules import parse_schedule
 from runner.errors import JobError
 from runner.execution.plan import KeyMaterial, PlannedCall, plan_job
 from runner.report.dryrun import format_preview, format_summary
+from runner.report.sinks import TextOutput
 from runner.scheduling import Clock, local_zone, make_trigger, next_run_times, utc_now
 from runner.tls.identity import LoadedIdentity
 from runner.tls.truststore import LoadedTruststore
@@ -102,7 +103,7 @@ def _loaded(load: Callable[[N], T], name: N) -> T | None:
 def dry_run(
     config: Config,
     job_names: Sequence[str],
-    out: TextIO,
+    out: TextOutput,
     *,
     environ: Mapping[str, str] | None = None,
     clock: Clock = utc_now,

@@ -29,7 +29,7 @@ from runner.config.loader import Config, Defined, load_config, select_scheduled_
 from runner.config.models import Job
 from runner.config.schedules import parse_schedule
 from runner.config.units import format_duration
-from runner.errors import ConfigError, MtlsRunnerError
+from runner.errors import ConfigError, MtlsRunnerError, OutputError
 from runner.execution.once import CallRunner
 from runner.execution.plan import KeyMaterial, PlannedCall, plan_job
 from runner.report.sinks import RecordSink
@@ -91,6 +91,8 @@ class Service:
         self.loader = loader
         self.jobs: dict[str, _JobState] = {}
         self.failed = False
+        # Set when records cannot be written; ``run`` raises it after stopping.
+        self.output_error: OutputError | None = None
         self._stop_requested = ""
         self._reload_requested = ""
         self._wake_read, self._wake_write = os.pipe()
@@ -122,7 +124,10 @@ class Service:
         self._wake()
 
     def run(self) -> None:
-        """Run due jobs until a stop is requested, then wait for in-flight calls."""
+        """Run due jobs until a stop is requested, then wait for in-flight calls.
+
+        Raises OutputError after stopping when records could not be written.
+        """
         worker = threading.Thread(
             target=self._drive_executor, name="mtls-runner-executor"
         )
@@ -141,6 +146,8 @@ class Service:
                 self._sleep()
         finally:
             self._shutdown(worker)
+        if self.output_error is not None:
+            raise self.output_error
 
     def reload(self) -> None:
         """Load the job files again; keep the running jobs when they are invalid."""
@@ -231,8 +238,11 @@ class Service:
                     format_time(run.job.next_run),
                 )
 
-        for call in calls:
-            self.runner.start(call, done, batch=self._batch, started=run.started)
+        try:
+            for call in calls:
+                self.runner.start(call, done, batch=self._batch, started=run.started)
+        except OutputError as e:  # a job that cannot start emits its records here
+            self._output_failed(e)
 
     def _planned(self, state: _JobState) -> list[PlannedCall]:
         """Return the job's calls, planned again when its key material changed."""
@@ -331,9 +341,22 @@ class Service:
         with contextlib.suppress(OSError):
             os.write(self._wake_write, b"\0")
 
+    def _output_failed(self, error: OutputError) -> None:
+        """Stop the service because records cannot be written; keep the first error.
+
+        Going on would run every job and lose each record. The command line
+        prints the error after the stop, so it is not logged here.
+        """
+        if self.output_error is None:
+            self.output_error = error
+        self.failed = True
+        self.request_stop("records cannot be written")
+
     def _drive_executor(self) -> None:
         try:
             self.executor.run_until(self._executor_stop)
+        except OutputError as e:
+            self._output_failed(e)
         except Exception:
             log.exception("the executor stopped with an error; stopping the service")
             self.failed = True
@@ -341,12 +364,18 @@ class Service:
 
     def _shutdown(self, worker: threading.Thread) -> None:
         waiting = max((s.defined.model.timeout for s in self.jobs.values()), default=0)
-        log.info(
-            "stopping (%s): no new runs; in-flight calls finish within their "
-            "timeouts (at most %s)",
-            self._stop_requested or "error",
-            format_duration(waiting),
-        )
+        if self.output_error is not None:
+            log.info(
+                "stopping (%s): the records of calls in flight are lost",
+                self._stop_requested,
+            )
+        else:
+            log.info(
+                "stopping (%s): no new runs; in-flight calls finish within their "
+                "timeouts (at most %s)",
+                self._stop_requested or "error",
+                format_duration(waiting),
+            )
         self.runner.close()
         self._executor_stop.set()
         self.executor.wake()

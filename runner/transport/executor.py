@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import pycurl
 
+from runner.errors import OutputError
 from runner.transport.connections import ConnectionTracker
 from runner.transport.request import Request, Response
 from runner.transport.transfer import Transfer
@@ -332,8 +333,15 @@ def _fill_tls_facts(pool: _Pool, response: Response) -> None:
 
 
 def _run_callback(callback: Callback, request: Request, response: Response) -> None:
+    """Run a callback; log its errors, except OutputError, which stops the loop.
+
+    Records that cannot be written would be lost for every later call too, so
+    the caller of ``step`` or ``run_until`` gets the error and ends the run.
+    """
     try:
         callback(request, response)
+    except OutputError:
+        raise
     except Exception:
         log.exception("response callback failed for %s", request.url)
 

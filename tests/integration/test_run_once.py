@@ -403,6 +403,7 @@ def test_response_log_appends(
 ) -> None:
     server = mtls_server()
     path = write_job(job_text(pki, server.url("/health")))
+    (tmp_path / "logs").mkdir()
     log = tmp_path / "logs" / "responses.jsonl"
     run_cli("run", "--once", "--response-log", str(log), str(path))
     run_cli("run", "--once", "--response-log", str(log), str(path))
