@@ -4,7 +4,9 @@ A job's ``retries`` are extra attempts for failures that another attempt may cur
 no connection, a TLS error that is not about certificates, a timeout before the
 TLS handshake finished, and HTTP 5xx. Certificate problems (required, rejected,
 untrusted, wrong host name) fail the same way every time, and a timeout after the
-request was sent may have reached the server, so neither is retried.
+request was sent may have reached the server, so neither is retried. An invalid or
+cut-off HTTP response (unexpected_response) came after the request reached the
+server, so it is not retried either.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from runner.transport.refusals import (
     misleading_code,
 )
 from runner.transport.request import Response
+from runner.transport.responses import classify_response
 from runner.transport.verification import classify_verification
 
 __all__ = ["CallContext", "Failure", "classify"]
@@ -53,6 +54,8 @@ def classify(response: Response, context: CallContext) -> Failure | None:
         _classify_client_material(response, context)
         or _classify_timeout(response, context)
         or _classify_connection(response, context)
+        or _classify_empty_reply(response, context)
+        or classify_response(response)
         or _classify_alert(response, context)
         or classify_verification(response, context)
         or _classify_closed(response, context)
@@ -234,6 +237,21 @@ def _classify_closed(response: Response, context: CallContext) -> Failure | None
     )
 
 
+def _classify_empty_reply(response: Response, context: CallContext) -> Failure | None:
+    """Read an empty reply to a call without a certificate as a missing one, when
+    the server asked for a certificate in the handshake."""
+    if response.curl_code != pycurl.E_GOT_NOTHING or context.identity is not None:
+        return None
+    if not _certificate_requested(response):
+        return None
+    return certificate_required(
+        context,
+        "it asked for a client certificate, received none, and closed the "
+        "connection without a response",
+        misleading_code(response),
+    )
+
+
 def _certificate_requested(response: Response) -> bool:
     """Tell from libcurl's verbose lines whether the server asked for a certificate."""
     return any("Request CERT" in line for line in response.tls_debug)
@@ -248,7 +266,15 @@ def _fallback(response: Response) -> Failure:
         pycurl.E_SSL_CACERT_BADFILE,
         pycurl.E_PEER_FAILED_VERIFICATION,
     }
-    if code in tls_codes or response.tls_version is not None:
+    if _handshake_finished(response):
+        return Failure(
+            ErrorKind.TLS_ERROR,
+            f"the connection failed after the TLS handshake: {response.curl_message} "
+            f"(curl error {code})",
+            "the handshake itself succeeded; check the server's log for this call, "
+            "and retry if the network is unstable",
+        )
+    if code in tls_codes:
         return Failure(
             ErrorKind.TLS_ERROR,
             f"TLS failed: {response.curl_message} (curl error {code})",
@@ -259,3 +285,8 @@ def _fallback(response: Response) -> Failure:
         f"{response.curl_message} (curl error {code})",
         "check that the server is reachable and speaks HTTPS on that port",
     )
+
+
+def _handshake_finished(response: Response) -> bool:
+    """Tell whether the TLS handshake completed, on a new or a reused connection."""
+    return response.tls_version is not None or bool(response.timings_ms.get("tls"))

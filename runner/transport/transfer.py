@@ -27,6 +27,7 @@ import pycurl
 
 from runner import __version__
 from runner.transport.connections import MAX_IDLE_S, TlsFacts
+from runner.transport.curlcodes import curl_error_name
 from runner.transport.request import Request, Response, ServerCertificate
 
 USER_AGENT = f"mtls-runner/{__version__}"
@@ -196,7 +197,11 @@ class Transfer:
         response = self.response
         handle = self.handle
         response.curl_code = curl_code
-        response.curl_message = message
+        # libcurl leaves the text empty for some errors (8.23 does for
+        # CURLE_TOO_LARGE after a 5 MB header), so messages name the code.
+        response.curl_message = message or (
+            curl_error_name(curl_code) if curl_code else ""
+        )
         if curl_code == pycurl.E_FILESIZE_EXCEEDED:
             response.too_large = True
         response.body = bytes(self._body)
