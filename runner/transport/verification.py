@@ -24,10 +24,46 @@ _HOSTNAME_TEXTS = (
 )
 # "SSL certificate OpenSSL verify result: unable to get local issuer certificate (20)"
 _VERIFY_RESULT = re.compile(r"verify result: (.+?) \((\d+)\)")
-_UNTRUSTED_ISSUER = {2, 19, 20, 21}  # X509_V_ERR codes for an unknown issuer
+# X509_V_ERR codes of OpenSSL's x509_vfy.h. Only an unknown issuer and a
+# self-signed certificate are fixed by adding a CA to the truststore.
+_UNTRUSTED_ISSUER = {2, 19, 20, 21}
 _EXPIRED = 10
 _NOT_YET_VALID = 9
 _SELF_SIGNED = 18
+_OPERATOR_FIXES = {
+    frozenset({4, 6, 7}): (
+        "the signature on a certificate of the server's chain does not verify "
+        "with its issuer's key: the chain is damaged, or the truststore contains a "
+        "different CA of the same name; ask the server's operator to check the "
+        "chain against the CA in the truststore"
+    ),
+    frozenset({34}): (
+        "a certificate of the server's chain has a critical extension that OpenSSL "
+        "does not support, so no client may accept it; the server's operator must "
+        "use a certificate without it"
+    ),
+    frozenset({26}): (
+        "the server's certificate is not issued for TLS servers (its extended key "
+        "usage lacks serverAuth); the server's operator must use a server "
+        "certificate"
+    ),
+    frozenset({24, 25, 32}): (
+        "a CA certificate in the server's chain may not sign certificates (basic "
+        "constraints, key usage or path length); the server's operator must fix "
+        "the chain"
+    ),
+    frozenset({23}): (
+        "the server's certificate was revoked; its operator must replace it"
+    ),
+    frozenset({47, 48}): (
+        "the server's certificate names a host that its CA's name constraints do "
+        "not allow; the server's operator must get a certificate within them"
+    ),
+    frozenset({66, 67, 68}): (
+        "the server's chain uses a key or signature hash that OpenSSL considers too "
+        "weak; the server's operator must reissue it with a stronger one"
+    ),
+}
 
 
 def classify_verification(response: Response, context: CallContext) -> Failure | None:
@@ -64,32 +100,49 @@ def _untrusted(
 ) -> Failure:
     chain = response.server_certificates
     truststore = _truststore(context)
+    if code in _UNTRUSTED_ISSUER or code == _SELF_SIGNED:
+        verdict = f"is not trusted by {truststore}"
+    else:
+        verdict = f"failed verification against {truststore}"
     message = (
-        f"the server's certificate is not trusted by {truststore}: OpenSSL says "
-        f"'{reason}'{_presented(chain)}"
+        f"the server's certificate {verdict}: OpenSSL reports '{reason}' "
+        f"(X509_V_ERR {code}){_presented(chain)}"
     )
-    top = chain[-1] if chain else None
+    hint = _untrusted_hint(code, reason, truststore, chain[-1] if chain else None)
+    return Failure(ErrorKind.SERVER_CERTIFICATE_UNTRUSTED, message, hint)
+
+
+def _untrusted_hint(
+    code: int, reason: str, truststore: str, top: ServerCertificate | None
+) -> str:
+    """Return the fix for an OpenSSL verify error; ``top`` is the chain's last."""
+    for codes, fix in _OPERATOR_FIXES.items():
+        if code in codes:
+            return fix
     if code == _EXPIRED:
-        hint = "the server's certificate expired; its operator must renew it"
-    elif code == _NOT_YET_VALID:
-        hint = (
+        return "the server's certificate expired; its operator must renew it"
+    if code == _NOT_YET_VALID:
+        return (
             "the server's certificate is not valid yet: check this machine's clock, "
             "or ask the operator about the certificate's start date"
         )
-    elif code == _SELF_SIGNED and top is not None:
-        hint = (
+    if code == _SELF_SIGNED and top is not None:
+        return (
             f"the server presents a self-signed certificate ({top.subject}); if you "
             f"trust it, add it to {truststore}"
         )
-    elif code in _UNTRUSTED_ISSUER and top is not None:
-        hint = (
+    if code in _UNTRUSTED_ISSUER and top is not None:
+        return (
             f"add the certificate of the CA {top.issuer} to {truststore}; if that "
             "CA is an intermediate, add its root, or have the server send the "
             "intermediate in its chain"
         )
-    else:
-        hint = f"add the CA that issued the server's certificate to {truststore}"
-    return Failure(ErrorKind.SERVER_CERTIFICATE_UNTRUSTED, message, hint)
+    if code in _UNTRUSTED_ISSUER or code == _SELF_SIGNED:
+        return f"add the CA that issued the server's certificate to {truststore}"
+    return (
+        f"OpenSSL rejected the certificate for the reason '{reason}', which adding a "
+        "CA does not fix; ask the server's operator to correct the certificate"
+    )
 
 
 def _truststore(context: CallContext) -> str:
