@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pycurl
 
+from runner.config.units import format_duration
 from runner.errors import ErrorKind
 from runner.tls.checks import Problem
 from runner.transport.alerts import Alert, Effect, received_alert
@@ -36,6 +37,10 @@ __all__ = ["CallContext", "Failure", "classify"]
 
 # libcurl's words when OpenSSL cannot pair the private key with the first
 # certificate of the chain blob, or cannot read the blob at all.
+# Below this limit a timeout is more likely the job's setting than a slow
+# server, because one network round trip across a continent takes about as long
+# and a TLS handshake needs two of them (estimates, not measurements).
+SHORT_LIMIT_S = 0.1
 _CLIENT_MATERIAL_TEXTS = (
     "unable to set private key",
     "unable to use client certificate",
@@ -121,7 +126,21 @@ def _classify_timeout(response: Response, context: CallContext) -> Failure | Non
     if response.curl_code != pycurl.E_OPERATION_TIMEDOUT:
         return None
     timings = response.timings_ms
-    elapsed = timings.get("total", 0.0) / 1000
+    elapsed = round(timings.get("total", 0.0) / 1000, 3)
+    setting, limit = _applied_limit(response, context)
+    configured = f"{setting}: {format_duration(limit)}"
+    if limit < SHORT_LIMIT_S:
+        phase = _phase_missed(response, context)
+        hint = (
+            f"'{configured}' may be too short for the {phase} even when the server "
+            f"is healthy; raise '{setting}' for this job"
+        )
+        return Failure(
+            ErrorKind.TIMEOUT,
+            f"timed out after {format_duration(elapsed)} ({configured}) before the "
+            f"{phase} finished (libcurl: '{response.curl_message}')",
+            hint,
+        )
     if not timings.get("connect"):
         phase = f"no TCP connection to {context.host} was established"
         hint = (
@@ -142,9 +161,32 @@ def _classify_timeout(response: Response, context: CallContext) -> Failure | Non
         hint = "raise 'timeout' for this job if the API is slow, or check the server"
     return Failure(
         ErrorKind.TIMEOUT,
-        f"timed out after {elapsed:.1f}s: {phase} (libcurl: '{response.curl_message}')",
+        f"timed out after {format_duration(elapsed)} ({configured}): {phase} "
+        f"(libcurl: '{response.curl_message}')",
         hint,
     )
+
+
+def _applied_limit(response: Response, context: CallContext) -> tuple[str, float]:
+    """Return the job setting that ended the call and its value in seconds.
+
+    libcurl applies CURLOPT_CONNECTTIMEOUT until the TLS handshake finished, and
+    CURLOPT_TIMEOUT to the whole call, so the smaller one ends the first phases.
+    """
+    connect = context.connect_timeout
+    handshake_done = bool(response.timings_ms.get("tls"))
+    if connect is not None and connect < context.timeout and not handshake_done:
+        return "connect_timeout", connect
+    return "timeout", context.timeout
+
+
+def _phase_missed(response: Response, context: CallContext) -> str:
+    timings = response.timings_ms
+    if not timings.get("connect"):
+        return f"TCP connection to {context.host}"
+    if not timings.get("tls"):
+        return "TLS handshake"
+    return "response"
 
 
 def _classify_connection(response: Response, context: CallContext) -> Failure | None:

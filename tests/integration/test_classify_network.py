@@ -74,3 +74,40 @@ def test_resolve_reaches_silent_peer_by_name(
     ).replace("timeout: 5s", "timeout: 1s")
     _, record = run_one(run_cli, write_job, text)
     assert record["error"]["kind"] == "timeout"
+
+
+@pytest.mark.parametrize("setting", ["timeout", "connect_timeout"])
+def test_short_limit_blames_the_limit(
+    pki: Pki,
+    silent_port: int,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+    setting: str,
+) -> None:
+    url = f"https://localhost:{silent_port}/health"
+    text = one_call_job(pki, url, identity="client", job_options=[f"{setting}: 1ms"])
+    if setting == "timeout":
+        text = text.replace("    timeout: 5s\n", "")
+    _, record = run_one(run_cli, write_job, text)
+    error = record["error"]
+    assert error["kind"] == "timeout"
+    assert f"({setting}: 1ms)" in error["message"]
+    assert "may be too short" in error["hint"]
+    assert "never answered" not in error["message"]
+    assert "serves TLS" not in error["hint"]
+
+
+def test_long_limit_blames_the_server(
+    pki: Pki,
+    silent_port: int,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    url = f"https://localhost:{silent_port}/health"
+    text = one_call_job(pki, url, identity="client").replace(
+        "timeout: 5s", "timeout: 1s"
+    )
+    _, record = run_one(run_cli, write_job, text)
+    error = record["error"]
+    assert "(timeout: 1s)" in error["message"]
+    assert "may be too short" not in error["hint"]
