@@ -11,6 +11,7 @@ from runner.execution.expect import evaluate
 from runner.execution.plan import PlannedCall
 from runner.execution.retry import Backoff, Timers, is_retryable
 from runner.report.records import build_record
+from runner.report.redact import scrub
 from runner.report.sinks import RecordSink
 from runner.transport.classify import Failure, classify
 from runner.transport.executor import Callback, Executor
@@ -99,7 +100,11 @@ class CallRunner:
         self, call: PlannedCall, done: Done | None, attempt: int, error: Failure | None
     ) -> None:
         delay = self.backoff.delay(attempt)
-        reason = f"{error.kind}: {error.message}" if error else "unexpected response"
+        reason = (
+            f"{error.kind}: {scrub(error.message, call.secret_values)}"
+            if error
+            else "unexpected response"
+        )
         log.warning(
             "retrying %s/%s in %.2fs: attempt %d of %d failed with %s",
             call.job,

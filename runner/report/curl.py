@@ -16,7 +16,7 @@ from pathlib import Path
 
 from runner.config.loader import Defined
 from runner.config.models import Identity, SecretRef, Truststore
-from runner.report.redact import REDACTED, redact_headers
+from runner.report.redact import REDACTED, redact_headers, scrub
 from runner.transport.request import Request
 
 PEM_MARKER = b"-----BEGIN"
@@ -58,9 +58,7 @@ def curl_command(
         line = f"{name};" if not value.strip(" \t") else f"{name}: {value}"
         command.add("--header", line)
     if request.body is not None:
-        body = request.body.decode("utf-8", "replace")
-        for secret in secret_values:
-            body = body.replace(secret, REDACTED)
+        body = scrub(request.body.decode("utf-8", "replace"), secret_values)
         command.add("--data-binary", body)
     lines = _wrap(command.words)
     lines[-1] += " \\"

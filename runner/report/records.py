@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from runner.report.redact import redact_headers
+from runner.report.redact import redact_headers, scrub, scrub_cut_tail
 from runner.tls.identity import LoadedIdentity
 from runner.transport.classify import Failure
 from runner.transport.request import Response
@@ -53,10 +53,32 @@ def build_record(
             if response is not None and completed
             else {}
         ),
-        "body": response.body.decode("utf-8", "replace") if response else None,
+        "body": _body(response, secret_values),
         "body_bytes": response.body_bytes if response else 0,
-        "error": error.record() if error else None,
+        "error": _error(error, secret_values),
     }
+
+
+def _body(response: Response | None, secret_values: frozenset[str]) -> str | None:
+    """Decode the kept body, hiding secrets that a server echoes back."""
+    if response is None:
+        return None
+    text = scrub(response.body.decode("utf-8", "replace"), secret_values)
+    if response.body_bytes > len(response.body):
+        text = scrub_cut_tail(text, secret_values)
+    return text
+
+
+def _error(
+    error: Failure | None, secret_values: frozenset[str]
+) -> dict[str, str] | None:
+    """Return the record's error; the kind stays as the contract names it."""
+    if error is None:
+        return None
+    fields = error.record()
+    fields["message"] = scrub(fields["message"], secret_values)
+    fields["hint"] = scrub(fields["hint"], secret_values)
+    return fields
 
 
 def _tls(response: Response | None, truststore: str | None) -> dict[str, Any] | None:

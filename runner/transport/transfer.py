@@ -245,7 +245,7 @@ def _parse_headers(lines: list[bytes]) -> list[tuple[str, str]]:
     """Return the header fields of the last response, as (name, value) pairs."""
     headers: list[tuple[str, str]] = []
     for line in lines:
-        text = line.decode("iso-8859-1").rstrip("\r\n")
+        text = _decode_header(line).rstrip("\r\n")
         if text.startswith("HTTP/"):
             # A new status line: an interim (1xx) or proxy response came first.
             headers = []
@@ -254,6 +254,18 @@ def _parse_headers(lines: list[bytes]) -> list[tuple[str, str]]:
         if separator and name.strip():
             headers.append((name.strip(), value.strip()))
     return headers
+
+
+def _decode_header(line: bytes) -> str:
+    """Decode a header line as UTF-8 when it is valid UTF-8, else as Latin-1.
+
+    HTTP historically allowed Latin-1 (ISO-8859-1) in header values (RFC 9110,
+    section 5.5), but servers often send UTF-8 now, which Latin-1 shows as "Ã¼".
+    """
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("iso-8859-1")
 
 
 def _server_certificates(handle: pycurl.Curl) -> list[ServerCertificate]:
