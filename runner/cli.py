@@ -47,7 +47,7 @@ from runner.transport.executor import (
     DEFAULT_PER_HOST,
     Executor,
 )
-from runner.transport.request import DEFAULT_BODY_LIMIT
+from runner.transport.request import DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT
 
 log = logging.getLogger("runner")
 
@@ -113,11 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--body-limit",
-        type=_positive_int,
+        type=_body_limit,
         default=DEFAULT_BODY_LIMIT,
         metavar="BYTES",
         help="bytes of each response body kept in records "
-        f"(default {DEFAULT_BODY_LIMIT})",
+        f"(default {DEFAULT_BODY_LIMIT}, at most {MAX_BODY_LIMIT}, 16 MiB)",
     )
     _add_verbosity(run)
     run.add_argument("paths", nargs="+", metavar="PATH", help="job file or folder")
@@ -206,6 +206,16 @@ def _positive_int(text: str) -> int:
         ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _body_limit(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_BODY_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_BODY_LIMIT} bytes (16 MiB), got {value}; the "
+            "whole body is still searched for 'body_contains'"
+        )
     return value
 
 

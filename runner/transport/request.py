@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DEFAULT_BODY_LIMIT = 4096
+# Each call in flight keeps up to this many bytes of its body, so 16 calls in
+# flight (the default concurrency) keep up to 256 MiB before records copy them.
+MAX_BODY_LIMIT = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -353,6 +353,27 @@ def test_unknown_job_name_is_a_usage_error(
     assert "no job named nope" in result.stderr
 
 
+@pytest.mark.parametrize("limit", ["16777217", "3000000000"])
+def test_body_limit_above_16_mib_is_usage_error(
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+    limit: str,
+) -> None:
+    path = write_job(job_text(pki, "https://127.0.0.1:1/"))
+    with pytest.raises(SystemExit) as stopped:
+        run_cli("run", "--once", "--body-limit", limit, str(path))
+    assert stopped.value.code == 2
+
+
+def test_body_limit_of_16_mib_is_accepted(
+    pki: Pki, run_cli: Callable[..., CliResult], write_job: Callable[..., Path]
+) -> None:
+    path = write_job(job_text(pki, "https://127.0.0.1:1/"))
+    result = run_cli("run", "--dry-run", "--body-limit", "16777216", str(path))
+    assert result.code == 0
+
+
 def test_invalid_file_exits_2_with_location(
     run_cli: Callable[..., CliResult], write_job: Callable[..., Path]
 ) -> None:
