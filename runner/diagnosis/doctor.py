@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from runner.diagnosis.probe import Endpoint, ProbeResult, probe, verify_chain
+from runner.errors import ErrorKind
 from runner.execution.expect import evaluate
 from runner.execution.plan import PlannedCall
 from runner.tls.certinfo import iso_time
@@ -43,11 +44,16 @@ class Status(Enum):
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the checklist, with optional indented detail lines."""
+    """One line of the checklist, with optional indented detail lines.
+
+    ``kind`` is the error kind that a failed check predicts for the call, so a
+    call expected to fail that way turns the check into an expected one.
+    """
 
     status: Status
     text: str
     details: tuple[str, ...] = ()
+    kind: ErrorKind | None = None
 
 
 @dataclass
@@ -87,6 +93,8 @@ def diagnose_call(
     failure = classify(response, context)
     ok, reported = evaluate(call.expect, response, failure)
     report.checks.append(_call_check(call, response, ok, reported))
+    if ok and call.expect.fails_with is not None:
+        report.checks = _as_expected(report.checks, call.expect.fails_with)
     report.ok = ok
     report.fix = _fix(ok, reported)
     return report
@@ -111,7 +119,11 @@ def _connection_checks(result: ProbeResult) -> list[Check]:
         where += f" ({result.endpoint.host} via 'resolve')"
     if result.connect_error is not None:
         return [
-            Check(Status.FAIL, f"TCP connection to {where}: {result.connect_error}")
+            Check(
+                Status.FAIL,
+                f"TCP connection to {where}: {result.connect_error}",
+                kind=ErrorKind.CONNECTION_FAILED,
+            )
         ]
     checks = [Check(Status.OK, f"TCP connection to {where}")]
     # One accepted version is enough, so a refused other version is only noted.
@@ -123,7 +135,11 @@ def _connection_checks(result: ProbeResult) -> list[Check]:
             )
         else:
             checks.append(
-                Check(not_accepted, f"{version.version} not accepted: {version.detail}")
+                Check(
+                    not_accepted,
+                    f"{version.version} not accepted: {version.detail}",
+                    kind=ErrorKind.TLS_ERROR,
+                )
             )
     return checks
 
@@ -143,7 +159,11 @@ def _server_checks(result: ProbeResult, context: CallContext) -> list[Check]:
         checks.append(Check(Status.OK, f"{truststore} accepts the server's chain"))
     else:
         checks.append(
-            Check(Status.FAIL, f"{truststore} rejects the server's chain: {error}")
+            Check(
+                Status.FAIL,
+                f"{truststore} rejects the server's chain: {error}",
+                kind=ErrorKind.SERVER_CERTIFICATE_UNTRUSTED,
+            )
         )
     if chain and matches_host(chain[0], context.host):
         checks.append(
@@ -157,6 +177,7 @@ def _server_checks(result: ProbeResult, context: CallContext) -> list[Check]:
                 Status.FAIL,
                 f"the server's certificate is not valid for {context.host}: it "
                 f"names {names}",
+                kind=ErrorKind.HOSTNAME_MISMATCH,
             )
         )
     return checks
@@ -196,7 +217,13 @@ def _identity_checks(result: ProbeResult, context: CallContext) -> list[Check]:
     identity = context.identity
     if identity is None:
         status = Status.FAIL if result.certificate_requested else Status.INFO
-        return [Check(status, "the job sends no client certificate (no 'identity')")]
+        return [
+            Check(
+                status,
+                "the job sends no client certificate (no 'identity')",
+                kind=ErrorKind.CLIENT_CERTIFICATE_REQUIRED,
+            )
+        ]
     leaf = identity.leaf
     checks = [
         Check(
@@ -212,7 +239,14 @@ def _identity_checks(result: ProbeResult, context: CallContext) -> list[Check]:
     )
     for finding in findings:
         status = Status.FAIL if finding.certain else Status.WARN
-        checks.append(Check(status, finding.message, (f"fix: {finding.fix}",)))
+        checks.append(
+            Check(
+                status,
+                finding.message,
+                (f"fix: {finding.fix}",),
+                kind=ErrorKind.CLIENT_CERTIFICATE_REJECTED,
+            )
+        )
     if names and not any(f.problem is Problem.ISSUER_NOT_ACCEPTED for f in findings):
         match = accepted_name_on_path(identity, names, context.trusted)
         assert match is not None
@@ -246,6 +280,17 @@ def _call_check(
         f"{called} {verdict}: {failure.kind}",
         (failure.message,),
     )
+
+
+def _as_expected(checks: list[Check], kind: ErrorKind) -> list[Check]:
+    """Mark failed checks that predict the expected failure as met expectations."""
+    marked = []
+    for check in checks:
+        if check.status is Status.FAIL and check.kind == kind:
+            text = f"{check.text}, as the endpoint expects (fails_with: {kind})"
+            check = dataclasses.replace(check, status=Status.OK, text=text)
+        marked.append(check)
+    return marked
 
 
 def _fix(ok: bool, failure: Failure | None) -> str:

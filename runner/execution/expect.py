@@ -51,11 +51,22 @@ def _expect_failure(
             failure.hint,
         )
     status = response.status if response else None
+    if status is not None and status >= 400:
+        # An error page that mtls-runner does not know as a gateway's refusal.
+        hint = (
+            f"the server rejected the call with HTTP {status}, but not in a way "
+            f"that mtls-runner recognises as {kind}; if this response is how the "
+            f"server reports it, expect 'status: {status}' instead of 'fails_with'"
+        )
+    else:
+        hint = (
+            "the server accepted the call; check that it really enforces what this "
+            "endpoint asserts"
+        )
     return False, Failure(
         ErrorKind.UNEXPECTED_RESPONSE,
         f"expected the call to fail with {kind}, but it completed with status {status}",
-        "the server accepted the call; check that it really enforces what this "
-        "endpoint asserts",
+        hint,
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from runner.demo.server import MtlsServer
 from tests.conftest import CliResult, Pki
+from tests.hostile import HostileServer
 from tests.integration.calls import one_call_job
 from tests.nginx import NginxServer
 
@@ -262,3 +263,48 @@ def test_unknown_job_is_usage_error(
     result = run_cli("doctor", "--job", "missing", str(path))
     assert result.code == 2
     assert "no job named missing" in result.stderr
+
+
+# --- expected failures (fails_with) ---------------------------------------------
+
+REQUIRED = "{fails_with: client_certificate_required}"
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_expected_missing_certificate_agrees(
+    doctor: Callable[..., CliResult], python_url: Callable[..., str], version: str
+) -> None:
+    result = doctor(python_url(tls_version=version), expect=REQUIRED)
+    assert "[FAIL]" not in result.stdout
+    assert "no 'identity'), as the endpoint expects" in result.stdout
+    assert "nothing to fix" in fix_line(result)
+    assert result.code == 0
+
+
+def test_unexpected_missing_certificate_fails(
+    doctor: Callable[..., CliResult], python_url: Callable[..., str]
+) -> None:
+    result = doctor(python_url())
+    assert "[FAIL] the job sends no client certificate" in result.stdout
+    assert result.code == 1
+
+
+def test_error_page_is_not_acceptance(
+    doctor: Callable[..., CliResult], pki: Pki
+) -> None:
+    page = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nneed cert"
+    server = HostileServer(
+        pki.path("server-cert.pem"),
+        pki.path("server-key.pem"),
+        pki.ca.certificate_pem(),
+        page,
+    ).start()
+    try:
+        result = doctor(server.url("/health"), identity="client", expect=REQUIRED)
+    finally:
+        server.stop()
+    fix = fix_line(result)
+    assert "rejected the call with HTTP 403" in fix
+    assert "expect 'status: 403'" in fix
+    assert "accepted" not in fix
+    assert result.code == 1

@@ -58,6 +58,7 @@ def test_successful_call_misses_required(
     assert record["ok"] is False
     assert record["error"]["kind"] == "unexpected_response"
     assert "completed with status 200" in record["error"]["message"]
+    assert "the server accepted the call" in record["error"]["hint"]
     assert result.code == 1
 
 
