@@ -19,8 +19,6 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
-    NoEncryption,
-    PrivateFormat,
 )
 
 from runner.config.loader import Defined
@@ -28,6 +26,7 @@ from runner.config.models import Identity
 from runner.config.secrets import resolve_secret
 from runner.errors import IdentityError
 from runner.tls.certinfo import CertificateInfo, public_key_fingerprint
+from runner.tls.key_blob import key_blob
 from runner.tls.material import Material, MaterialReader, PrivateKey
 from runner.tls.pkcs12_bags import check_one_key
 
@@ -110,7 +109,7 @@ def _load_identity(defined: Defined[Identity], owner: str) -> LoadedIdentity:
         name=defined.name,
         leaf=leaf,
         chain=tuple(chain),
-        key_pem=key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()),
+        key_pem=key_blob(key, leaf),
         chain_pem=b"".join(c.public_bytes(Encoding.PEM) for c in [leaf, *chain]),
         sources=tuple(sources),
     )

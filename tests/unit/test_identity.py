@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from asn1crypto import keys, pem
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -429,3 +430,10 @@ def test_error_never_contains_key_material(pki: Pki, folder: Path) -> None:
     error = load_error(folder, certificate="cert.pem", key="key.pem")
     body = key_pem.split(b"\n")[1].decode()
     assert body not in error.message + error.hint
+
+
+def test_rsa_key_blob_keeps_rsa_encryption(pki: Pki, folder: Path) -> None:
+    cert, key = pki.client_rsa.write(folder, "c")
+    identity = load_identity(define(folder, certificate=cert.name, key=key.name))
+    info = keys.PrivateKeyInfo.load(pem.unarmor(identity.key_pem)[2])
+    assert info["private_key_algorithm"]["algorithm"].native == "rsa"
