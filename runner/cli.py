@@ -19,6 +19,7 @@ from runner.config.loader import (
     select_scheduled_jobs,
 )
 from runner.config.models import json_schema
+from runner.config.units import parse_size
 from runner.demo.run import DEMO_DURATION_S, run_demo
 from runner.diagnosis.doctor import diagnose_call
 from runner.errors import ConfigError, MtlsRunnerError, OutputClosed, OutputError
@@ -115,9 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--body-limit",
         type=_body_limit,
         default=DEFAULT_BODY_LIMIT,
-        metavar="BYTES",
-        help="bytes of each response body kept in records "
-        f"(default {DEFAULT_BODY_LIMIT}, at most {MAX_BODY_LIMIT}, 16 MiB)",
+        metavar="SIZE",
+        help="bytes of each response body kept in records, as a number of bytes or "
+        f"a size such as 64KiB (default {DEFAULT_BODY_LIMIT}, at most 16MiB)",
     )
     _add_verbosity(run)
     run.add_argument("paths", nargs="+", metavar="PATH", help="job file or folder")
@@ -210,10 +211,14 @@ def _positive_int(text: str) -> int:
 
 
 def _body_limit(text: str) -> int:
-    value = _positive_int(text)
+    """Parse a size as max_response_bytes takes it (4096, 512KiB), up to 16 MiB."""
+    try:
+        value = parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     if value > MAX_BODY_LIMIT:
         raise argparse.ArgumentTypeError(
-            f"expected at most {MAX_BODY_LIMIT} bytes (16 MiB), got {value}; the "
+            f"expected at most {MAX_BODY_LIMIT} bytes (16MiB), got {text!r}; the "
             "whole body is still searched for 'body_contains'"
         )
     return value

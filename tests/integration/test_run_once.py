@@ -459,3 +459,44 @@ def test_run_creates_no_files(
     assert completed.returncode == 0, completed.stderr
     assert list(scratch.iterdir()) == []
     assert sorted(job_folder.rglob("*")) == before
+
+
+@pytest.mark.parametrize("limit", ["1KiB", "4096", "16MiB"])
+def test_body_limit_takes_sizes(
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+    limit: str,
+) -> None:
+    path = write_job(job_text(pki, "https://127.0.0.1:1/"))
+    result = run_cli("run", "--dry-run", "--body-limit", limit, str(path))
+    assert result.code == 0, result.stderr
+
+
+def test_body_limit_in_kib_cuts_body(
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    server = mtls_server()
+    path = write_job(job_text(pki, server.url("/bytes/5000")))
+    result = run_cli("run", "--once", "--json", "--body-limit", "1KiB", str(path))
+    record = result.records[0]
+    assert len(record["body"]) == 1024
+    assert record["body_bytes"] == 5000
+
+
+@pytest.mark.parametrize("limit", ["17MiB", "0", "lots"])
+def test_body_limit_rejects_bad_sizes(
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    limit: str,
+) -> None:
+    path = write_job(job_text(pki, "https://127.0.0.1:1/"))
+    with pytest.raises(SystemExit) as stopped:
+        run_cli("run", "--once", "--body-limit", limit, str(path))
+    assert stopped.value.code == 2
+    assert "--body-limit" in capsys.readouterr().err
