@@ -31,8 +31,12 @@ def build_record(
     """Assemble a response record; ``response`` is None when no transfer ran.
 
     ``truststore`` names the truststore that verified the server, for ``tls``.
+    ``identity`` is the certificate presented, so it is null unless the handshake
+    got as far as the server's certificate (``tls`` is not null): a refused or
+    silent connection presented nothing.
     """
     completed = response is not None and response.completed
+    tls = _tls(response, truststore)
     return {
         "time": started.astimezone(dt.UTC)
         .isoformat(timespec="milliseconds")
@@ -46,8 +50,8 @@ def build_record(
         "status": response.status if response else None,
         "duration_ms": response.timings_ms.get("total", 0.0) if response else 0.0,
         "timings_ms": dict(response.timings_ms) if response else None,
-        "tls": _tls(response, truststore),
-        "identity": _identity(identity),
+        "tls": tls,
+        "identity": _identity(identity) if tls is not None else None,
         "response_headers": (
             redact_headers(response.headers, secret_values)
             if response is not None and completed

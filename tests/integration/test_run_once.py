@@ -500,3 +500,49 @@ def test_body_limit_rejects_bad_sizes(
         run_cli("run", "--once", "--body-limit", limit, str(path))
     assert stopped.value.code == 2
     assert "--body-limit" in capsys.readouterr().err
+
+
+# --- identity of the record: the certificate presented ----------------------------
+
+
+def test_refused_connection_presents_no_identity(
+    pki: Pki, run_cli: Callable[..., CliResult], write_job: Callable[..., Path]
+) -> None:
+    url = f"https://127.0.0.1:{free_port()}/health"
+    result, record = run_one(run_cli, write_job, job_text(pki, url))
+    assert record["tls"] is None
+    assert record["identity"] is None
+    assert " as CN=" not in result.stderr
+
+
+def test_silent_peer_presents_no_identity(
+    silent_peer: int,
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    url = f"https://127.0.0.1:{silent_peer}/health"
+    text = job_text(pki, url, timeout="500ms")
+    result, record = run_one(run_cli, write_job, text)
+    assert record["tls"] is None
+    assert record["identity"] is None
+    assert " as CN=" not in result.stderr
+
+
+def test_rejected_certificate_keeps_identity(
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    # Control: the handshake got as far as the server's certificate, so the
+    # client certificate was offered and the record names it.
+    server = mtls_server()
+    text = job_text(pki, server.url("/health"), identity="client-foreign")
+    result, record = run_one(run_cli, write_job, text)
+    identity = record["identity"]
+    assert record["tls"] is not None
+    assert isinstance(identity, dict)
+    assert identity["subject"] == "CN=client-foreign,O=mtls-runner"
+    assert " as CN=client-foreign,O=mtls-runner" in result.stderr
+
