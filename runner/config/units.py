@@ -76,6 +76,17 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def format_milliseconds(milliseconds: float) -> str:
+    """Write a call's duration for people: "0.4 ms" below 10 ms, else "250 ms".
+
+    Calls on a reused connection to a nearby server take well under a
+    millisecond, which whole milliseconds would show as "0 ms".
+    """
+    if milliseconds < 10:
+        return f"{milliseconds:.1f} ms"
+    return f"{milliseconds:.0f} ms"
+
+
 def parse_size(value: object) -> int:
     """Return a size in bytes; raise ValueError with the accepted forms."""
     if isinstance(value, bool):

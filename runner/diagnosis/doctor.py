@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+from runner.config.units import format_milliseconds
 from runner.diagnosis.probe import Endpoint, ProbeResult, probe, verify_chain
 from runner.errors import ErrorKind
 from runner.execution.expect import evaluate
@@ -273,7 +274,10 @@ def _call_check(
     called = f"call {call.method} {call.url}"
     if failure is None:
         took = response.timings_ms.get("total", 0.0)
-        return Check(Status.OK, f"{called}: status {response.status} in {took:.0f} ms")
+        return Check(
+            Status.OK,
+            f"{called}: status {response.status} in {format_milliseconds(took)}",
+        )
     verdict = "failed as expected" if ok else "failed"
     return Check(
         Status.OK if ok else Status.FAIL,

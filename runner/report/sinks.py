@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Protocol
 
+from runner.config.units import format_milliseconds
 from runner.errors import OutputClosed, OutputError, UsageError
 from runner.report.records import Record
 
@@ -150,7 +151,7 @@ def format_record(record: Record) -> str:
     status = record["status"] if record["status"] is not None else "---"
     line = (
         f"{verdict} {name}{attempt}  {record['method']} {record['url']}  {status}  "
-        f"{record['duration_ms']:.0f} ms"
+        f"{format_milliseconds(record['duration_ms'])}"
     )
     identity = record["identity"]
     if identity:

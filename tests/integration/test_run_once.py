@@ -546,3 +546,27 @@ def test_rejected_certificate_keeps_identity(
     assert identity["subject"] == "CN=client-foreign,O=mtls-runner"
     assert " as CN=client-foreign,O=mtls-runner" in result.stderr
 
+
+# --- console lines ------------------------------------------------------------------
+
+
+@pytest.mark.nginx
+def test_fast_calls_show_tenths_of_milliseconds(
+    nginx: Callable[..., NginxServer],
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    server = nginx()
+    text = job_text(pki, server.url("/health")) + "".join(
+        f"      - url: {server.url(f'/path-{number}')}\n" for number in range(4)
+    )
+    # One call at a time, so the later calls reuse the first one's connection.
+    path = str(write_job(text))
+    result = run_cli("run", "--once", "--json", "--concurrency", "1", path)
+    durations = [record["duration_ms"] for record in result.records]
+    fast = [duration for duration in durations if duration < 10]
+    if not fast:
+        pytest.skip(f"no call took under 10 ms on this machine: {durations}")
+    for duration in fast:
+        assert f"  {duration:.1f} ms" in result.stderr, result.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import OutputClosed, OutputError, UsageError
-from runner.report.sinks import Fanout, JsonLinesSink
+from runner.report.sinks import Fanout, JsonLinesSink, format_record
 
 RECORD = {"job": "j", "ok": True}
 DEV_FULL = Path("/dev/full")
@@ -50,3 +50,27 @@ def test_response_log_folder_is_not_created(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         JsonLinesSink.append_to(str(tmp_path / "missing" / "log.jsonl"))
     assert not (tmp_path / "missing").exists()
+
+
+def console_record(duration_ms: float) -> dict[str, object]:
+    return {
+        "ok": True,
+        "job": "j",
+        "endpoint": "e",
+        "attempt": 1,
+        "method": "GET",
+        "url": "https://localhost/",
+        "status": 200,
+        "duration_ms": duration_ms,
+        "identity": None,
+        "error": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "shown"),
+    [(0.0, "0.0 ms"), (0.44, "0.4 ms"), (9.94, "9.9 ms"), (12.6, "13 ms")],
+)
+def test_console_line_duration(duration_ms: float, shown: str) -> None:
+    line = format_record(console_record(duration_ms))
+    assert line.endswith(f"  200  {shown}\n")
