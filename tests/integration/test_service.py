@@ -210,6 +210,33 @@ def test_stop_signal_ends_service_within_bound(
     assert elapsed < 5.0
 
 
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_second_signal_abandons_calls(
+    number: int,
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    write_job: Callable[..., Path],
+    start_service: Callable[..., ServiceProcess],
+) -> None:
+    server = mtls_server()
+    text = job_text(
+        pki, server.url("/delay/5000"), schedule="every 1 minute", timeout="10s"
+    )
+    service = start_service(write_job(text))
+    service.wait_for_log("running job 'probe'")
+    service.process.send_signal(number)
+    service.wait_for_log("stopping (received")
+    code, elapsed = service.stop(number)
+    # Ended by the signal itself: a shell reports 128 + the signal's number.
+    assert code == -number, service.stderr
+    assert elapsed < 2.5
+    assert service.seen == []
+    assert (
+        "calls in flight were abandoned and their records may be missing"
+        in service.stderr
+    )
+
+
 def test_stop_signal_logs_shutdown(
     mtls_server: Callable[..., MtlsServer],
     pki: Pki,
