@@ -154,7 +154,11 @@ def _server_checks(result: ProbeResult, context: CallContext) -> list[Check]:
     )
     count = f"{len(chain)} certificate{'s' if len(chain) != 1 else ''}"
     checks = [Check(Status.INFO, f"server chain ({count})", details)]
-    truststore = f"truststore '{context.truststore}'"
+    truststore = (
+        "the operating system's store"
+        if context.system_store
+        else f"truststore '{context.truststore}'"
+    )
     error = verify_chain(chain, context.trusted)
     if error is None:
         checks.append(Check(Status.OK, f"{truststore} accepts the server's chain"))

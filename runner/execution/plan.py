@@ -237,6 +237,7 @@ def plan_job(
             max_response_bytes=job.max_response_bytes,
             trusted=truststore.certificates,
             truststore_sources=truststore.sources,
+            system_store=job.truststore is None,
         )
         secrets = frozenset(expander.secret_values)
         calls.append(

@@ -30,7 +30,8 @@ class CallContext:
     ``trusted`` contains the job's truststore certificates, which tell whether the
     identity's chain ends at a root. ``server_ca_names`` are the CA names the
     server sent in its certificate request when a probe saw them (``doctor``),
-    else None.
+    else None. ``system_store`` is true for a job without a truststore, which
+    uses the operating system's store.
     """
 
     url: str
@@ -43,6 +44,7 @@ class CallContext:
     trusted: tuple[x509.Certificate, ...] = field(default=(), repr=False)
     truststore_sources: tuple[str, ...] = ()
     server_ca_names: tuple[x509.Name, ...] | None = None
+    system_store: bool = False
 
     def identity_findings(self) -> list[IdentityFinding]:
         """Check the identity offline; empty without an identity."""

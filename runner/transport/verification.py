@@ -108,12 +108,12 @@ def _untrusted(
         f"the server's certificate {verdict}: OpenSSL reports '{reason}' "
         f"(X509_V_ERR {code}){_presented(chain)}"
     )
-    hint = _untrusted_hint(code, reason, truststore, chain[-1] if chain else None)
+    hint = _untrusted_hint(code, reason, context, chain[-1] if chain else None)
     return Failure(ErrorKind.SERVER_CERTIFICATE_UNTRUSTED, message, hint)
 
 
 def _untrusted_hint(
-    code: int, reason: str, truststore: str, top: ServerCertificate | None
+    code: int, reason: str, context: CallContext, top: ServerCertificate | None
 ) -> str:
     """Return the fix for an OpenSSL verify error; ``top`` is the chain's last."""
     for codes, fix in _OPERATOR_FIXES.items():
@@ -129,25 +129,45 @@ def _untrusted_hint(
     if code == _SELF_SIGNED and top is not None:
         return (
             f"the server presents a self-signed certificate ({top.subject}); if you "
-            f"trust it, add it to {truststore}"
+            f"trust it, {_add_to_truststore(context, 'it')}"
         )
     if code in _UNTRUSTED_ISSUER and top is not None:
+        added = _add_to_truststore(context, f"the certificate of the CA {top.issuer}")
         return (
-            f"add the certificate of the CA {top.issuer} to {truststore}; if that "
-            "CA is an intermediate, add its root, or have the server send the "
-            "intermediate in its chain"
+            f"{added}; if that CA is an intermediate, add its root, or have the "
+            "server send the intermediate in its chain"
         )
     if code in _UNTRUSTED_ISSUER or code == _SELF_SIGNED:
-        return f"add the CA that issued the server's certificate to {truststore}"
+        return _add_to_truststore(
+            context, "the certificate of the CA that issued the server's certificate"
+        )
     return (
         f"OpenSSL rejected the certificate for the reason '{reason}', which adding a "
         "CA does not fix; ask the server's operator to correct the certificate"
     )
 
 
+def _add_to_truststore(context: CallContext, certificate: str) -> str:
+    """Say how to trust ``certificate``: in the job's truststore, or in a new one.
+
+    A job without a truststore uses the operating system's store, whose files
+    belong to the system's package manager. So the fix is a truststore of the
+    job's own, not an edit of those files.
+    """
+    if context.system_store:
+        return (
+            f"define a truststore under 'truststores' whose 'certificates' contain "
+            f"{certificate}, and name it in the job with 'truststore: NAME' (the "
+            "job has no truststore, so it uses the operating system's store)"
+        )
+    return f"add {certificate} to {_truststore(context)}"
+
+
 def _truststore(context: CallContext) -> str:
     sources = ", ".join(context.truststore_sources)
     where = f" ({sources})" if sources else ""
+    if context.system_store:
+        return f"the operating system's store{where}"
     return f"truststore '{context.truststore}'{where}"
 
 

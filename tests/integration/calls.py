@@ -15,7 +15,7 @@ def one_call_job(
     *,
     identity: str | None = None,
     chain: Sequence[str] = (),
-    truststore: str = "ca.pem",
+    truststore: str | None = "ca.pem",
     job_options: Sequence[str] = (),
     expect: str | None = None,
 ) -> str:
@@ -23,7 +23,8 @@ def one_call_job(
 
     ``identity`` is the stem of a PKI client ("client-expired" for
     client-expired-cert.pem and client-expired-key.pem); ``chain`` and
-    ``truststore`` name files in the PKI folder.
+    ``truststore`` name files in the PKI folder. Without ``truststore`` the job
+    uses the operating system's store.
     """
     lines = ["version: 1"]
     if identity is not None:
@@ -36,15 +37,15 @@ def one_call_job(
         if chain:
             files = ", ".join(str(pki.path(name)) for name in chain)
             lines.append(f"    chain: [{files}]")
-    lines += [
-        "truststores:",
-        "  private:",
-        f"    certificates: [{pki.path(truststore)}]",
-        "jobs:",
-        "  probe:",
-        "    truststore: private",
-        "    timeout: 5s",
-    ]
+    if truststore is not None:
+        lines += [
+            "truststores:",
+            "  private:",
+            f"    certificates: [{pki.path(truststore)}]",
+        ]
+    lines += ["jobs:", "  probe:", "    timeout: 5s"]
+    if truststore is not None:
+        lines.append("    truststore: private")
     if identity is not None:
         lines.append("    identity: me")
     lines += [f"    {option}" for option in job_options]

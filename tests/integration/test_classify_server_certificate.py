@@ -130,3 +130,38 @@ def test_valid_server_certificate_passes(
     call: Callable[..., dict[str, Any]], pki: Pki
 ) -> None:
     assert call(server_certificate(pki, "server-valid")) is None
+
+
+def test_system_store_hint_defines_truststore(
+    pki: Pki,
+    mtls_server: Callable[..., MtlsServer],
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    server = mtls_server()
+    text = one_call_job(pki, server.url("/health"), identity="client", truststore=None)
+    _, record = run_one(run_cli, write_job, text)
+    error = record["error"]
+    assert error["kind"] == "server_certificate_untrusted"
+    assert "is not trusted by the operating system's store" in error["message"]
+    assert error["hint"].startswith("define a truststore under 'truststores'")
+    assert "CN=test root CA,O=mtls-runner" in error["hint"]
+    assert "name it in the job with 'truststore: NAME'" in error["hint"]
+    assert " to truststore " not in error["hint"]
+
+
+def test_private_truststore_hint_adds_ca(
+    pki: Pki,
+    mtls_server: Callable[..., MtlsServer],
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+) -> None:
+    # Control: with a truststore of its own, the job adds the CA to that one.
+    server = mtls_server()
+    text = one_call_job(
+        pki, server.url("/health"), identity="client", truststore="other-ca.pem"
+    )
+    _, record = run_one(run_cli, write_job, text)
+    hint = record["error"]["hint"]
+    assert hint.startswith("add the certificate of the CA CN=test root CA")
+    assert "to truststore 'private'" in hint
