@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from runner.errors import JobError
+from runner.tls.inspection import is_der_private_key
 
 PrivateKey = (
     rsa.RSAPrivateKey
@@ -56,6 +57,7 @@ _KEY_LABELS = {
     b"EC PRIVATE KEY",
     b"DSA PRIVATE KEY",
 }
+_ALL_KEY_LABELS = _KEY_LABELS | {b"OPENSSH PRIVATE KEY"}
 _IGNORED_LABELS = {b"EC PARAMETERS", b"DH PARAMETERS", b"X509 CRL"}
 
 
@@ -67,25 +69,37 @@ class Material:
     keys: list[PrivateKey] = field(default_factory=list)
     encrypted: bool = False
     locked: int = 0  # encrypted keys skipped because no password was available
+    skipped_keys: int = 0  # keys passed over unread by a certificates-only reader
 
     def extend(self, other: Material) -> None:
         self.certificates.extend(other.certificates)
         self.keys.extend(other.keys)
         self.encrypted = self.encrypted or other.encrypted
         self.locked += other.locked
+        self.skipped_keys += other.skipped_keys
 
 
 class MaterialReader:
     """Parse key material files, raising ``error_class`` with the file named."""
 
     def __init__(
-        self, error_class: type[JobError], owner: str, *, skip_locked: bool = False
+        self,
+        error_class: type[JobError],
+        owner: str,
+        *,
+        skip_locked: bool = False,
+        certificates_only: bool = False,
     ) -> None:
         self.error_class = error_class
         self.owner = owner
         # Count encrypted keys met without a password in Material.locked instead
         # of raising: validate runs where the configured password is unavailable.
         self.skip_locked = skip_locked
+        # Truststores need certificates only. Their private keys are passed over
+        # without being parsed or decrypted, and the files that contained one are
+        # listed in key_files, so that validate can warn about each.
+        self.certificates_only = certificates_only
+        self.key_files: list[Path] = []
 
     def fail(self, path: Path, problem: str, hint: str) -> JobError:
         return self.error_class(f"{self.owner}: {path}: {problem}", hint)
@@ -136,8 +150,14 @@ class MaterialReader:
         """Parse every certificate and key in one file of any supported format."""
         text = _normalize(data)
         if b"-----BEGIN " in text:
-            return self._parse_pem(path, text, password)
-        return self._parse_der(path, data, password)
+            material = self._parse_pem(path, text, password)
+        elif self.certificates_only:
+            material = self._parse_der_certificates(path, data)
+        else:
+            material = self._parse_der(path, data, password)
+        if material.skipped_keys:
+            self.key_files.append(path)
+        return material
 
     def _parse_pem(self, path: Path, text: bytes, password: str | None) -> Material:
         material = Material()
@@ -146,6 +166,8 @@ class MaterialReader:
             if label in _CERTIFICATE_LABELS:
                 der = self._decode_base64(path, match.group(2), label)
                 material.certificates.append(self._load_der_certificate(path, der))
+            elif self.certificates_only and label in _ALL_KEY_LABELS:
+                material.skipped_keys += 1
             elif label in _KEY_LABELS:
                 encrypted = _is_encrypted_pem(label, match.group(2))
                 material.encrypted |= encrypted
@@ -176,7 +198,8 @@ class MaterialReader:
                     f"unsupported PEM block '{label.decode()}'",
                     "give certificates and private keys in PEM or DER form",
                 )
-        if not material.certificates and not material.keys and not material.locked:
+        found = material.keys or material.locked or material.skipped_keys
+        if not material.certificates and not found:
             raise self.fail(
                 path,
                 "no complete PEM block found",
@@ -207,6 +230,24 @@ class MaterialReader:
             "not a recognised certificate or key (tried PEM, DER certificate, DER "
             "PKCS#8/PKCS#1/SEC1 key and PKCS#7)",
             "convert it with 'openssl x509' or 'openssl pkey' to PEM",
+        )
+
+    def _parse_der_certificates(self, path: Path, data: bytes) -> Material:
+        """Read a DER certificate or PKCS#7 bundle; pass over a DER private key."""
+        try:
+            return Material(certificates=[x509.load_der_x509_certificate(data)])
+        except ValueError:
+            pass
+        try:
+            return Material(certificates=pkcs7.load_der_pkcs7_certificates(data))
+        except ValueError:
+            pass
+        if is_der_private_key(data):
+            return Material(skipped_keys=1)
+        raise self.fail(
+            path,
+            "not a recognised certificate (tried PEM, DER certificate and PKCS#7)",
+            "convert it with 'openssl x509' to PEM",
         )
 
     def _try_der_key(

@@ -65,7 +65,7 @@ def load_truststore(defined: Defined[Truststore]) -> LoadedTruststore:
 
 def _load_truststore(defined: Defined[Truststore], owner: str) -> LoadedTruststore:
     model = defined.model
-    reader = MaterialReader(TruststoreError, owner)
+    reader = MaterialReader(TruststoreError, owner, certificates_only=True)
     certificates: list[x509.Certificate] = []
     sources: list[str] = []
     for raw in model.certificates:
@@ -81,6 +81,8 @@ def _load_truststore(defined: Defined[Truststore], owner: str) -> LoadedTruststo
         password = resolve_secret(
             model.password, defined.base_dir, owner, TruststoreError
         )
+        # NOTE: load_pkcs12 decrypts a key bag of a PKCS#12 truststore along with
+        # its certificates, unlike the skipped keys of PEM and DER files.
         bundle = reader.parse_pkcs12(path, reader.read_bytes(path), password)
         if bundle.cert is not None:
             certificates.append(bundle.cert.certificate)
@@ -96,12 +98,14 @@ def read_certificate_file(reader: MaterialReader, path: Path) -> list[x509.Certi
     """Read the certificates of a file named under 'certificates:'.
 
     Raises the reader's error when the file contains none, such as a private key
-    named by mistake.
+    named by mistake. Pass a certificates-only reader, so that private keys are
+    passed over unread.
     """
     material = reader.parse(path, reader.read_bytes(path), None)
     if material.certificates:
         return material.certificates
-    found = "a private key" if material.keys or material.locked else "nothing else"
+    keys = material.keys or material.locked or material.skipped_keys
+    found = "a private key" if keys else "nothing else"
     raise reader.fail(
         path,
         f"file contains {found} but no certificate",
@@ -125,7 +129,7 @@ def load_system_truststore() -> LoadedTruststore:
 
 def _load_system_truststore() -> LoadedTruststore:
     owner = "the operating system's truststore"
-    reader = MaterialReader(TruststoreError, owner)
+    reader = MaterialReader(TruststoreError, owner, certificates_only=True)
     cafile, capaths = system_store_locations()
     certificates: list[x509.Certificate] = []
     sources: list[str] = []

@@ -23,7 +23,7 @@ Located = list[tuple[tuple[str | int, ...], x509.Certificate]]
 def check_truststore(context: CheckContext, truststore: Defined[Truststore]) -> None:
     """Report unreadable files, an empty truststore and expired or expiring CAs."""
     owner_text = f"truststore '{truststore.name}'"
-    reader = MaterialReader(TruststoreError, owner_text)
+    reader = MaterialReader(TruststoreError, owner_text, certificates_only=True)
     located: Located = []
     failed = False
     for index, raw in enumerate(truststore.model.certificates):
@@ -34,6 +34,17 @@ def check_truststore(context: CheckContext, truststore: Defined[Truststore]) -> 
             context.report_error(truststore, keys, e)
             failed = True
             continue
+        finally:
+            key_files, reader.key_files = reader.key_files, []
+        for path in dict.fromkeys(key_files):
+            context.report(
+                truststore,
+                keys,
+                f"{owner_text}: {path} contains a private key, which does not "
+                "belong in a truststore; it is skipped without being read. Move "
+                "the key out of the truststore's files",
+                "warning",
+            )
         if not certificates:
             context.report(
                 truststore,

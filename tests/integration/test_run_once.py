@@ -15,6 +15,8 @@ import pytest
 
 from runner.demo.server import MtlsServer
 from tests.conftest import CliResult, Pki
+from tests.integration.calls import one_call_job
+from tests.integration.calls import run_one as run_one_call
 from tests.nginx import NginxServer, free_port
 
 RECORD_FIELDS = {
@@ -570,3 +572,35 @@ def test_fast_calls_show_tenths_of_milliseconds(
         pytest.skip(f"no call took under 10 ms on this machine: {durations}")
     for duration in fast:
         assert f"  {duration:.1f} ms" in result.stderr, result.stderr
+
+
+# --- private keys in a truststore folder -------------------------------------------
+
+
+@pytest.mark.parametrize("key_name", ["client-key-enc.pem", "client-key-enc.der"])
+def test_truststore_folder_with_encrypted_key(
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+    tmp_path: Path,
+    key_name: str,
+) -> None:
+    # The folder holds the CA and an encrypted client key, with no password
+    # anywhere: the key must be passed over, not decrypted.
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    (folder / "ca.pem").write_bytes(pki.ca.certificate_pem())
+    encrypted = (
+        pki.client.key_pem(b"pass-word")
+        if key_name.endswith(".pem")
+        else pki.client.key_der(b"pass-word")
+    )
+    (folder / key_name).write_bytes(encrypted)
+    server = mtls_server()
+    text = one_call_job(
+        pki, server.url("/whoami"), identity="client", truststore=str(folder)
+    )
+    _, record = run_one_call(run_cli, write_job, text)
+    assert record["error"] is None
+    assert record["ok"] is True

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 from cryptography.utils import CryptographyDeprecationWarning
@@ -180,3 +180,53 @@ def test_private_store_keeps_serial_warning(pki: Pki, tmp_path: Path) -> None:
         warnings.simplefilter("always")
         load_truststore(define(tmp_path, certificates=["odd.pem"]))
     assert any(w.category is CryptographyDeprecationWarning for w in caught)
+
+
+# --- private keys in truststores are passed over unread ----------------------------
+
+
+def test_folder_with_encrypted_keys_loads(pki: Pki, tmp_path: Path) -> None:
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    (folder / "ca.pem").write_bytes(pki.ca.certificate_pem())
+    (folder / "client-key-enc.pem").write_bytes(pki.client.key_pem(b"pass-word"))
+    (folder / "client-key-enc.der").write_bytes(pki.client.key_der(b"pass-word"))
+    store = load_truststore(define(tmp_path, certificates=["certs"]))
+    assert store.certificates == (pki.ca.certificate,)
+
+
+def test_bundle_with_encrypted_key_loads(pki: Pki, tmp_path: Path) -> None:
+    bundle = pki.client.key_pem(b"pass-word") + pki.ca.certificate_pem()
+    (tmp_path / "bundle.pem").write_bytes(bundle)
+    store = load_truststore(define(tmp_path, certificates=["bundle.pem"]))
+    assert store.certificates == (pki.ca.certificate,)
+
+
+def test_damaged_key_block_is_not_parsed(pki: Pki, tmp_path: Path) -> None:
+    damaged = (
+        b"-----BEGIN PRIVATE KEY-----\n!!not base64!!\n-----END PRIVATE KEY-----\n"
+    )
+    (tmp_path / "bundle.pem").write_bytes(damaged + pki.ca.certificate_pem())
+    store = load_truststore(define(tmp_path, certificates=["bundle.pem"]))
+    assert store.certificates == (pki.ca.certificate,)
+
+
+def test_encrypted_der_key_file_is_invalid(pki: Pki, tmp_path: Path) -> None:
+    # Named on its own, a key file still gives no certificate, but the error
+    # names the key, not a missing password.
+    (tmp_path / "key.der").write_bytes(pki.client.key_der(b"pass-word"))
+    with pytest.raises(TruststoreError, match="contains a private key but no cert"):
+        load_truststore(define(tmp_path, certificates=["key.der"]))
+
+
+def test_public_key_file_in_folder_is_invalid(pki: Pki, tmp_path: Path) -> None:
+    # Control: only private keys are passed over; other DER data still fails.
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    (folder / "ca.pem").write_bytes(pki.ca.certificate_pem())
+    public = pki.client.key.public_key().public_bytes(
+        Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (folder / "public.der").write_bytes(public)
+    with pytest.raises(TruststoreError, match="not a recognised certificate"):
+        load_truststore(define(tmp_path, certificates=["certs"]))

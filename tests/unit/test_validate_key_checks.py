@@ -279,6 +279,42 @@ def test_key_file_in_truststore_error(
     )
 
 
+def test_key_in_truststore_folder_warns_once(
+    run_cli: RunCli, write_job: WriteJob, pki: Pki, tmp_path: Path
+) -> None:
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    (folder / "ca.pem").write_bytes(pki.ca.certificate_pem())
+    two_keys = pki.client.key_pem(b"pass-word") + pki.client_rsa.key_pem()
+    (folder / "client-key-enc.pem").write_bytes(two_keys)
+    (folder / "client-key.der").write_bytes(pki.client.key_der(b"pass-word"))
+    text = f"version: 1\ntruststores:\n  trust:\n    certificates: [{folder}]\n"
+    code, document = validate(run_cli, write_job(text))
+    warnings = messages(document, "warnings")
+    assert code == 0, document
+    assert document["errors"] == []
+    assert len(warnings) == 2
+    assert warnings[0] == (
+        f"truststore 'trust': {folder / 'client-key-enc.pem'} contains a private "
+        "key, which does not belong in a truststore; it is skipped without being "
+        "read. Move the key out of the truststore's files"
+    )
+    assert f"{folder / 'client-key.der'} contains a private key" in warnings[1]
+
+
+def test_certificates_only_folder_no_warning(
+    run_cli: RunCli, write_job: WriteJob, pki: Pki, tmp_path: Path
+) -> None:
+    # Control: the same folder without key files gives no warning.
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    (folder / "ca.pem").write_bytes(pki.ca.certificate_pem())
+    text = f"version: 1\ntruststores:\n  trust:\n    certificates: [{folder}]\n"
+    code, document = validate(run_cli, write_job(text))
+    assert code == 0
+    assert document["warnings"] == []
+
+
 def encrypted_identity(pki: Pki, password_file: Path) -> str:
     key = pki.write("client-key-encrypted.pem", pki.client.key_pem(b"pass-word"))
     return identity_file(
