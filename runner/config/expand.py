@@ -17,6 +17,38 @@ _SECRET_NAME = re.compile(
 )
 
 
+def split_references(text: str) -> list[tuple[str, bool]]:
+    """Split text into literal pieces and referenced variable names, in order.
+
+    Returns ``(piece, False)`` for literal text, where ``$${`` is already a
+    literal ``${``, and ``(NAME, True)`` for each ``${NAME}``.
+    """
+    parts: list[tuple[str, bool]] = []
+    position = 0
+    for match in _REFERENCE.finditer(text):
+        literal = text[position : match.start()]
+        if match.group(0) == "$${":
+            literal += "${"
+        if literal:
+            parts.append((literal, False))
+        if match.group(1) is not None:
+            parts.append((match.group(1), True))
+        position = match.end()
+    if position < len(text):
+        parts.append((text[position:], False))
+    return _join_literals(parts)
+
+
+def _join_literals(parts: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    joined: list[tuple[str, bool]] = []
+    for piece, is_variable in parts:
+        if joined and not is_variable and not joined[-1][1]:
+            joined[-1] = (joined[-1][0] + piece, False)
+        else:
+            joined.append((piece, is_variable))
+    return joined
+
+
 class Expander:
     """Expand references from one environment and remember secret-looking values."""
 

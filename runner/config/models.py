@@ -406,6 +406,18 @@ class Job(StrictModel):
     endpoints: list[Endpoint] = Field(min_length=1)
 
 
+def header_templates(job: Job, endpoint: Endpoint) -> dict[str, tuple[str, str]]:
+    """Return an endpoint's headers before expansion, by lowercase name.
+
+    Each value is the pair (name, value) as the job file writes it. An
+    endpoint's header replaces the job's header of the same name in any case.
+    """
+    headers: dict[str, tuple[str, str]] = {}
+    for name, value in [*job.headers.items(), *endpoint.headers.items()]:
+        headers[name.lower()] = (name, value)
+    return headers
+
+
 class JobFile(StrictModel):
     """One job file of format version 1."""
 

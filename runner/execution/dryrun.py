@@ -19,7 +19,7 @@ from runner.config.models import Job
 from runner.config.schedules import parse_schedule
 from runner.errors import JobError
 from runner.execution.plan import KeyMaterial, PlannedCall, plan_job
-from runner.report.dryrun import format_preview, format_summary
+from runner.report.dryrun import format_header, format_preview, format_summary
 from runner.report.sinks import TextOutput
 from runner.scheduling import Clock, local_zone, make_trigger, next_run_times, utc_now
 from runner.tls.identity import LoadedIdentity
@@ -119,6 +119,7 @@ def dry_run(
         preview_job(config, name, material, env, now, zone, body_limit)
         for name in job_names
     ]
+    out.write(format_header() + "\n")
     for preview in previews:
         out.write("\n".join(format_preview(preview)) + "\n\n")
     out.write(format_summary(previews) + "\n")

@@ -19,7 +19,13 @@ from urllib.parse import urlsplit
 from runner.config.expand import Expander
 from runner.config.http_syntax import check_header_value, check_url, encode_url
 from runner.config.loader import Config, Defined
-from runner.config.models import Endpoint, Expect, Job, endpoint_name
+from runner.config.models import (
+    Endpoint,
+    Expect,
+    Job,
+    endpoint_name,
+    header_templates,
+)
 from runner.errors import JobConfigError, JobError
 from runner.execution.sources import (
     FileSignature,
@@ -266,9 +272,10 @@ def _request(
     job = defined.model
     url = _expanded_url(defined, endpoint, expander)
     parts = urlsplit(url)
-    headers: dict[str, tuple[str, str]] = {}
-    for name, value in [*job.headers.items(), *endpoint.headers.items()]:
-        headers[name.lower()] = (name, _expanded_header(defined, name, value, expander))
+    headers = {
+        key: (name, _expanded_header(defined, name, value, expander))
+        for key, (name, value) in header_templates(job, endpoint).items()
+    }
     body: bytes | None = None
     if endpoint.body is not None:
         body = expander.expand(endpoint.body, "body").encode()

@@ -1,33 +1,41 @@
 """Write a curl command line that makes the same call as a planned request.
 
 The command names the key material by its file paths, as the job file does, so
-a person can reproduce a call by hand. Secrets stay out of it: credential
-headers and expanded secret variables read REDACTED, and passwords become a
-reference to their environment variable or file. Where curl cannot express the
-job's key material as it is (a chain in separate files, several CA files, a
-PKCS#12 truststore), a shell comment after the command explains how to prepare it.
+a person can reproduce a call by hand. Secrets stay out of it. A header value
+that the job reads from ``${NAME}`` becomes ``"$NAME"``, which the shell fills
+in. A credential header written in the job file reads REDACTED, and passwords
+become a reference to their environment variable or file. Where curl cannot use
+the job's key material as it is (a chain in separate files, several CA files, a
+PKCS#12 truststore, encryption that curl on OpenSSL 3 cannot read), a shell
+comment after the command explains how to prepare it.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from runner.config.expand import split_references
 from runner.config.loader import Defined
-from runner.config.models import Identity, SecretRef, Truststore
-from runner.report.redact import REDACTED, redact_headers, scrub
+from runner.config.models import Identity, Truststore
+from runner.report.curl_material import identity_options, truststore_options
+from runner.report.redact import REDACTED, is_secret_name, redact_headers, scrub
 from runner.transport.request import Request
 
-PEM_MARKER = b"-----BEGIN"
+# An authentication scheme before a variable, such as "Bearer " in a credential
+# header, is shown; other text of a credential header might be a secret.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]* ")
 
 
 @dataclass
-class _Command:
+class CurlCommand:
     """Shell words (already quoted) and the comments that go with them."""
 
     words: list[str] = field(default_factory=lambda: ["curl"])
     notes: list[str] = field(default_factory=list)
+    variables: list[str] = field(default_factory=list)
 
     def add(self, *words: str) -> None:
         self.words.extend(shlex.quote(word) for word in words)
@@ -42,106 +50,104 @@ def curl_command(
     secret_values: frozenset[str],
     identity: Defined[Identity] | None,
     truststore: Defined[Truststore] | None,
+    header_templates: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[str]:
     """Return the lines of a curl command (and its notes) for one request.
 
     ``url`` is the redacted URL of the record; ``secret_values`` are the expanded
-    values to hide in headers and the body.
+    values to hide in headers and the body. ``header_templates`` are the
+    request's headers as the job file writes them, by lowercase name, so that
+    values read from variables become shell variables.
     """
-    command = _Command()
+    command = CurlCommand()
     if identity is not None:
-        _identity_options(command, identity)
-    _truststore_options(command, truststore)
+        identity_options(command, identity)
+    truststore_options(command, truststore)
     _transfer_options(command, request)
-    for name, value in redact_headers(request.headers, secret_values).items():
-        # curl sends "Name;" as a header with an empty value, and drops "Name:".
-        line = f"{name};" if not value.strip(" \t") else f"{name}: {value}"
-        command.add("--header", line)
+    templates = header_templates or {}
+    for name, value in request.headers:
+        _, template = templates.get(name.lower(), (name, None))
+        word = _header(command, name, value, template, secret_values)
+        command.add_raw("--header", word)
     if request.body is not None:
         body = scrub(request.body.decode("utf-8", "replace"), secret_values)
         command.add("--data-binary", body)
+    if command.variables:
+        names = ", ".join(f"${name}" for name in dict.fromkeys(command.variables))
+        command.notes.append(
+            f"the shell fills in {names} from its environment, as the job does; "
+            "set them before running the command"
+        )
     lines = _wrap(command.words)
     lines[-1] += " \\"
     lines.append("    " + shlex.quote(url))
     return lines + [f"# {note}" for note in command.notes]
 
 
-def _identity_options(command: _Command, defined: Defined[Identity]) -> None:
-    model = defined.model
-    if model.pkcs12 is not None:
-        command.add("--cert-type", "P12", "--cert", str(defined.path(model.pkcs12)))
-        _password_option(command, defined, model.password)
-        return
-    assert model.certificate is not None
-    certificate = defined.path(model.certificate)
-    if not _is_pem(certificate):
-        command.add("--cert-type", "DER")
-    command.add("--cert", str(certificate))
-    if model.key is not None:
-        key = defined.path(model.key)
-        if not _is_pem(key):
-            command.add("--key-type", "DER")
-        command.add("--key", str(key))
-    _password_option(command, defined, model.password)
-    if model.chain:
-        files = " ".join(shlex.quote(str(defined.path(c))) for c in model.chain)
-        command.notes.append(
-            "curl sends only the certificates of the --cert file; for the chain, "
-            f"use a file made by: cat {shlex.quote(str(certificate))} {files}"
+def _header(
+    command: CurlCommand,
+    name: str,
+    value: str,
+    template: str | None,
+    secret_values: frozenset[str],
+) -> str:
+    """Return the shell word of one --header argument, noting what it needs."""
+    if not value.strip(" \t"):
+        # curl sends "Name;" as a header with an empty value, and drops "Name:".
+        return shlex.quote(f"{name};")
+    parts = split_references(template) if template is not None else [(value, False)]
+    variables = [piece for piece, is_variable in parts if is_variable]
+    if is_secret_name(name) and not (variables and _shows_no_secret(parts)):
+        origin = (
+            "mixes text written in the job file with variables"
+            if variables
+            else "is written in the job file"
         )
-
-
-def _password_option(
-    command: _Command,
-    defined: Defined[Identity] | Defined[Truststore],
-    password: str | SecretRef | None,
-) -> None:
-    if password is None:
-        return
-    if isinstance(password, str):
-        command.add("--pass", REDACTED)
         command.notes.append(
-            "the password is written in the job file; put it in --pass"
+            f"the value of header {name} {origin}; put it in place of {REDACTED}"
         )
-    elif password.env is not None:
-        command.add_raw("--pass", f'"${password.env}"')
-    elif password.file is not None:
-        path = shlex.quote(str(defined.path(password.file)))
-        command.add_raw("--pass", f'"$(cat {path})"')
+        return shlex.quote(f"{name}: {REDACTED}")
+    if not variables:
+        shown = redact_headers([(name, value)], secret_values)[name]
+        return shlex.quote(f"{name}: {shown}")
+    command.variables.extend(variables)
+    return _shell_word([(f"{name}: ", False), *parts])
 
 
-def _truststore_options(command: _Command, defined: Defined[Truststore] | None) -> None:
-    if defined is None:
-        command.notes.append("without --cacert curl trusts its default CA store")
-        return
-    model = defined.model
-    paths = [defined.path(name) for name in model.certificates]
-    if model.pkcs12 is not None:
-        command.add("--cacert", "truststore.pem")
-        command.notes.append(
-            "curl reads no PKCS#12 truststore; make truststore.pem with: openssl "
-            f"pkcs12 -in {shlex.quote(str(defined.path(model.pkcs12)))} -nokeys "
-            "-out truststore.pem"
-        )
-    elif len(paths) == 1 and paths[0].is_dir():
-        command.add("--capath", str(paths[0]))
-        command.notes.append(
-            "--capath needs OpenSSL hash names; run 'openssl rehash' on the folder"
-        )
-    elif len(paths) == 1:
-        command.add("--cacert", str(paths[0]))
-    elif paths:
-        files = " ".join(shlex.quote(str(p)) for p in paths)
-        command.add("--cacert", "truststore.pem")
-        command.notes.append(f"make truststore.pem with: cat {files} > truststore.pem")
-    if model.system:
-        command.notes.append(
-            "the truststore also trusts the system store; append it to the --cacert "
-            "file"
-        )
+def _shows_no_secret(parts: list[tuple[str, bool]]) -> bool:
+    """Tell whether the literal text of a credential header is safe to show.
+
+    Safe are a leading authentication scheme ("Bearer ") and separators without
+    letters or digits between variables ("${USER}:${PASSWORD}").
+    """
+    for index, (piece, is_variable) in enumerate(parts):
+        if is_variable:
+            continue
+        if index == 0 and _SCHEME.fullmatch(piece):
+            continue
+        if any(character.isalnum() for character in piece):
+            return False
+    return True
 
 
-def _transfer_options(command: _Command, request: Request) -> None:
+def _shell_word(parts: list[tuple[str, bool]]) -> str:
+    """Join literal text (single-quoted) and variables ("$NAME") into one word."""
+    words: list[str] = []
+    literal = ""
+    for piece, is_variable in parts:
+        if not is_variable:
+            literal += piece
+            continue
+        if literal:
+            words.append(shlex.quote(literal))
+            literal = ""
+        words.append(f'"${piece}"')
+    if literal:
+        words.append(shlex.quote(literal))
+    return "".join(words)
+
+
+def _transfer_options(command: CurlCommand, request: Request) -> None:
     if request.method == "HEAD":
         command.add("--head")
     elif request.method != "GET" or request.body is not None:
@@ -161,14 +167,6 @@ def _transfer_options(command: _Command, request: Request) -> None:
 
 def _seconds(value: float) -> str:
     return f"{value:g}"
-
-
-def _is_pem(path: Path) -> bool:
-    try:
-        with path.open("rb") as stream:
-            return PEM_MARKER in stream.read(4096)
-    except OSError:
-        return True  # the dry run has reported the unreadable file already
 
 
 def _wrap(words: list[str]) -> list[str]:

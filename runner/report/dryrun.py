@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from runner.config.models import header_templates
 from runner.config.units import format_duration
 from runner.report.curl import curl_command
 from runner.report.redact import redact_headers
@@ -30,6 +31,16 @@ def format_preview(preview: JobPreview) -> list[str]:
         lines.append(f"{INDENT}{INDENT}hint: {error.hint}")
     lines += _request_lines(preview)
     return lines
+
+
+def format_header() -> str:
+    """Return the opening lines: what a dry run does, what its curl commands need."""
+    return (
+        "dry run: every job is loaded and planned, and nothing is sent. Each request\n"
+        "comes with an equivalent curl command for a curl built on OpenSSL ('curl\n"
+        "--version' names the TLS library). Its paths are absolute; files that the\n"
+        "notes under a command tell you to make go to the folder the command runs in.\n"
+    )
 
 
 def format_summary(previews: list[JobPreview]) -> str:
@@ -113,7 +124,8 @@ def _request_lines(preview: JobPreview) -> list[str]:
     identity = config.identities[job.identity] if job.identity else None
     truststore = config.truststores[job.truststore] if job.truststore else None
     lines: list[str] = []
-    for call in preview.calls:
+    # plan_job returns one call per endpoint, in the order of the endpoints.
+    for endpoint, call in zip(job.endpoints, preview.calls, strict=True):
         lines.append(f"{INDENT}request '{call.endpoint}': {call.method} {call.url}")
         request = call.request
         if request is None:
@@ -122,7 +134,12 @@ def _request_lines(preview: JobPreview) -> list[str]:
         headers = redact_headers(request.headers, call.secret_values)
         lines += [f"{pad}{name}: {value}" for name, value in headers.items()]
         command = curl_command(
-            request, call.url, call.secret_values, identity, truststore
+            request,
+            call.url,
+            call.secret_values,
+            identity,
+            truststore,
+            header_templates(job, endpoint),
         )
         lines += [pad + line for line in command]
     return lines

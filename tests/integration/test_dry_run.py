@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import pytest
 
 from runner.demo.server import MtlsServer
 from tests.conftest import CliResult, Pki
+from tests.openssl_files import legacy_pkcs12
 
 
 def job_text(pki: Pki, url: str, *extra: str, identity: str = "client") -> str:
@@ -229,3 +231,158 @@ def test_dry_run_marks_unscheduled_job(
     text = job_text(pki, "https://localhost/").replace("    schedule: every 30s\n", "")
     result = run_cli("run", "--dry-run", str(write_job(text)))
     assert "schedule: none, so the service skips this job" in result.stdout
+
+
+# --- printed commands work when pasted into a shell ---------------------------------
+# These run the system's curl and openssl (curl 7.88.1 on OpenSSL 3.0 when they
+# were written) in a fresh folder, as a person would paste them.
+
+needs_curl_and_openssl = pytest.mark.skipif(
+    shutil.which("curl") is None or shutil.which("openssl") is None,
+    reason="curl or openssl is not installed",
+)
+
+
+def note_commands(output: str) -> list[str]:
+    """Return the shell commands that the notes under the first curl command give."""
+    return [
+        line.split("with: ", 1)[1]
+        for line in output.splitlines()
+        if line.strip().startswith("# ") and "with: openssl" in line
+    ]
+
+
+def paste(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with bash in ``folder``, with this process's environment."""
+    return subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=30, cwd=folder
+    )
+
+
+def identity_job(pki: Pki, url: str, identity: list[str]) -> str:
+    lines = [
+        "version: 1",
+        "identities:",
+        "  client:",
+        *[f"    {line}" for line in identity],
+        "truststores:",
+        f"  test-ca: {{certificates: [{pki.path('ca.pem')}]}}",
+        "jobs:",
+        "  probe:",
+        "    identity: client",
+        "    truststore: test-ca",
+        "    endpoints:",
+        f"      - url: {url}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@needs_curl_and_openssl
+def test_encrypted_der_key_command_works(
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = pki.write("client-key-enc.der", pki.client.key_der(b"pass-word"))
+    server = mtls_server()
+    text = identity_job(
+        pki,
+        server.url("/whoami"),
+        [
+            f"certificate: {pki.path('client-cert.pem')}",
+            f"key: {key}",
+            "password: {env: DRY_KEY_PASS}",
+        ],
+    )
+    monkeypatch.setenv("DRY_KEY_PASS", "pass-word")
+    result = run_cli("run", "--dry-run", str(write_job(text)))
+    (conversion,) = note_commands(result.stdout)
+    folder = tmp_path / "shell"
+    folder.mkdir()
+    completed = paste(f"{conversion}\n{curl_lines(result.stdout)}", folder)
+    assert completed.returncode == 0, completed.stderr
+    assert '"subject": "CN=client-ec,O=mtls-runner"' in completed.stdout
+
+
+@needs_curl_and_openssl
+def test_encrypted_der_key_fails_in_curl_directly(
+    mtls_server: Callable[..., MtlsServer], pki: Pki, tmp_path: Path
+) -> None:
+    # Control: the command the dry run printed before, which curl on OpenSSL 3
+    # rejects. It shows why the conversion note exists.
+    key = pki.write("client-key-enc.der", pki.client.key_der(b"pass-word"))
+    server = mtls_server()
+    completed = paste(
+        f"curl --cert {pki.path('client-cert.pem')} --key-type DER --key {key} "
+        f"--pass pass-word --cacert {pki.path('ca.pem')} {server.url('/whoami')}",
+        tmp_path,
+    )
+    assert completed.returncode == 58, completed.stderr
+
+
+@needs_curl_and_openssl
+def test_rc2_pkcs12_command_works(
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    path = legacy_pkcs12(pki, tmp_path, "pass-word")
+    secret = tmp_path / "p12-password"
+    secret.write_text("pass-word\n")
+    server = mtls_server()
+    text = identity_job(
+        pki, server.url("/whoami"), [f"pkcs12: {path}", f"password: {{file: {secret}}}"]
+    )
+    result = run_cli("run", "--dry-run", str(write_job(text)))
+    (conversion,) = note_commands(result.stdout)
+    folder = tmp_path / "shell"
+    folder.mkdir()
+    completed = paste(f"{conversion}\n{curl_lines(result.stdout)}", folder)
+    assert completed.returncode == 0, completed.stderr
+    assert '"subject": "CN=client-ec,O=mtls-runner"' in completed.stdout
+
+
+@needs_curl_and_openssl
+def test_rc2_pkcs12_fails_in_curl_directly(
+    mtls_server: Callable[..., MtlsServer], pki: Pki, tmp_path: Path
+) -> None:
+    # Control: curl on OpenSSL 3 cannot read the RC2 file itself.
+    path = legacy_pkcs12(pki, tmp_path, "pass-word")
+    server = mtls_server()
+    completed = paste(
+        f"curl --cert-type P12 --cert {path} --pass pass-word "
+        f"--cacert {pki.path('ca.pem')} {server.url('/whoami')}",
+        tmp_path,
+    )
+    assert completed.returncode == 58, completed.stderr
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_header_from_variable_reaches_server(
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+    env_token: str,
+    tmp_path: Path,
+) -> None:
+    server = mtls_server()
+    result = run_cli(
+        "run", "--dry-run", str(write_job(job_text(pki, server.url("/echo"))))
+    )
+    completed = paste(curl_lines(result.stdout), tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    headers = json.loads(completed.stdout)["headers"]
+    assert headers["Authorization"] == f"Bearer {env_token}"
+
+
+def test_dry_run_header_names_curl_needs(dry: tuple[MtlsServer, CliResult]) -> None:
+    _, result = dry
+    assert result.stdout.startswith("dry run: every job is loaded and planned")
+    assert "for a curl built on OpenSSL" in result.stdout
+    assert "Its paths are absolute" in result.stdout
