@@ -24,8 +24,9 @@ from runner.demo.run import DEMO_DURATION_S, run_demo
 from runner.diagnosis.doctor import diagnose_call
 from runner.errors import ConfigError, MtlsRunnerError, OutputClosed, OutputError
 from runner.execution.dryrun import dry_run
+from runner.execution.material import KeyMaterial
 from runner.execution.once import run_once
-from runner.execution.plan import KeyMaterial, plan_calls
+from runner.execution.plan import plan_calls
 from runner.execution.service import Service
 from runner.execution.signals import signals_handled
 from runner.report.doctor import format_report, format_summary

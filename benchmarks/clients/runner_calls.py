@@ -14,8 +14,9 @@ import os
 import time
 
 from runner.config.loader import load_config
+from runner.execution.material import KeyMaterial
 from runner.execution.once import CallRunner
-from runner.execution.plan import KeyMaterial, PlannedCall, plan_calls
+from runner.execution.plan import PlannedCall, plan_calls
 from runner.report.sinks import JsonLinesSink
 from runner.transport.executor import Executor
 

@@ -18,7 +18,8 @@ from runner.config.loader import Config, Defined
 from runner.config.models import Job
 from runner.config.schedules import parse_schedule
 from runner.errors import JobError
-from runner.execution.plan import KeyMaterial, PlannedCall, plan_job
+from runner.execution.material import KeyMaterial
+from runner.execution.plan import PlannedCall, plan_job
 from runner.report.dryrun import format_header, format_preview, format_summary
 from runner.report.sinks import TextOutput
 from runner.scheduling import Clock, local_zone, make_trigger, next_run_times, utc_now

@@ -10,10 +10,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from runner.config.expand import Expander
@@ -27,28 +26,12 @@ from runner.config.models import (
     header_templates,
 )
 from runner.errors import JobConfigError, JobError
-from runner.execution.sources import (
-    FileSignature,
-    Source,
-    file_signature,
-    identity_sources,
-    truststore_sources,
-)
+from runner.execution.material import KeyMaterial
 from runner.report.redact import redact_url
-from runner.tls.identity import LoadedIdentity, load_identity
-from runner.tls.truststore import (
-    SYSTEM_NAME,
-    LoadedTruststore,
-    load_system_truststore,
-    load_truststore,
-)
+from runner.tls.identity import LoadedIdentity
+from runner.tls.truststore import SYSTEM_NAME
 from runner.transport.classify import CallContext
 from runner.transport.request import DEFAULT_BODY_LIMIT, Request, TlsSettings
-
-T = TypeVar("T")
-
-# Seconds between two checks of the same key material files for changes.
-CHECK_INTERVAL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -69,119 +52,6 @@ class PlannedCall:
     @property
     def identity(self) -> LoadedIdentity | None:
         return self.context.identity if self.context else None
-
-
-class KeyMaterial:
-    """Load identities and truststores on first use and keep them, errors included.
-
-    Each entry remembers the size, modification time and inode of the files it
-    was read from. ``reload_changed`` compares them with the files on disk and
-    drops the entries whose files changed, so the next use reads them again:
-    a rotated certificate is picked up without a restart. It checks an entry's
-    files at most every ``check_interval`` seconds, so a burst of jobs that share
-    an identity costs one ``stat`` per file.
-    """
-
-    def __init__(
-        self,
-        config: Config,
-        check_interval: float = CHECK_INTERVAL_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.config = config
-        self.check_interval = check_interval
-        self.clock = clock
-        self._identities: dict[str, LoadedIdentity | JobError] = {}
-        self._truststores: dict[str, LoadedTruststore | JobError] = {}
-        self._sources: dict[str, list[Source]] = {}
-        self._signatures: dict[str, FileSignature] = {}
-        self._checked: dict[str, float] = {}
-        self._generations: dict[str, int] = {}
-
-    def identity(self, name: str) -> LoadedIdentity:
-        if name not in self._identities:
-            defined = self.config.identities[name]
-            self._remember_files(_identity_key(name), identity_sources(defined))
-            try:
-                self._identities[name] = load_identity(defined)
-            except JobError as e:
-                self._identities[name] = e
-        return _value_or_raise(self._identities[name])
-
-    def truststore(self, name: str | None) -> LoadedTruststore:
-        key = _truststore_key(name)
-        if key not in self._truststores:
-            defined = self.config.truststores[name] if name is not None else None
-            self._remember_files(key, truststore_sources(defined))
-            try:
-                if defined is None:
-                    self._truststores[key] = load_system_truststore()
-                else:
-                    self._truststores[key] = load_truststore(defined)
-            except JobError as e:
-                self._truststores[key] = e
-        return _value_or_raise(self._truststores[key])
-
-    def versions(self, job: Job) -> tuple[int, int]:
-        """Return the generations of the job's identity and truststore.
-
-        A generation grows with every load and every reload_changed that drops
-        the entry, so calls planned under other generations carry outdated keys.
-        """
-        identity = self._generations.get(_identity_key(job.identity or ""), 0)
-        return identity, self._generations.get(_truststore_key(job.truststore), 0)
-
-    def reload_changed(self, job: Job) -> list[str]:
-        """Forget the job's identity and truststore if their files changed on disk.
-
-        Returns what was forgotten, as "identity 'NAME'" or "truststore 'NAME'".
-        """
-        changed = []
-        name = job.identity
-        if (
-            name is not None
-            and name in self._identities
-            and self._files_changed(_identity_key(name))
-        ):
-            del self._identities[name]
-            changed.append(f"identity '{name}'")
-        key = _truststore_key(job.truststore)
-        if key in self._truststores and self._files_changed(key):
-            del self._truststores[key]
-            changed.append(f"truststore '{job.truststore or SYSTEM_NAME}'")
-        return changed
-
-    def _remember_files(self, key: str, sources: list[Source]) -> None:
-        # The signature is taken before the files are read, so a change made
-        # while they are read shows at the next check.
-        self._sources[key] = sources
-        self._signatures[key] = file_signature(sources)
-        self._checked[key] = self.clock()
-        self._generations[key] = self._generations.get(key, 0) + 1
-
-    def _files_changed(self, key: str) -> bool:
-        now = self.clock()
-        if now - self._checked[key] < self.check_interval:
-            return False
-        self._checked[key] = now
-        if file_signature(self._sources[key]) == self._signatures[key]:
-            return False
-        self._generations[key] += 1
-        return True
-
-
-def _identity_key(name: str) -> str:
-    return f"identity:{name}"
-
-
-def _truststore_key(name: str | None) -> str:
-    return f"truststore:{name}" if name is not None else f"<{SYSTEM_NAME}>"
-
-
-def _value_or_raise(value: T | JobError) -> T:
-    if isinstance(value, JobError):
-        raise value
-    return value
 
 
 def plan_calls(

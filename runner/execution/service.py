@@ -30,8 +30,9 @@ from runner.config.models import Job
 from runner.config.schedules import parse_schedule
 from runner.config.units import format_duration
 from runner.errors import ConfigError, MtlsRunnerError, OutputError
+from runner.execution.material import KeyMaterial, MaterialReload
 from runner.execution.once import CallRunner
-from runner.execution.plan import KeyMaterial, PlannedCall, plan_job
+from runner.execution.plan import PlannedCall, plan_job
 from runner.report.sinks import RecordSink
 from runner.scheduling import JobScheduler, Run, format_time
 from runner.transport.executor import Callback, Executor
@@ -90,6 +91,7 @@ class Service:
         self.scheduler = scheduler or JobScheduler()
         self.loader = loader
         self.jobs: dict[str, _JobState] = {}
+        self.material: KeyMaterial | None = None
         self.failed = False
         # Set when records cannot be written; ``run`` raises it after stopping.
         self.output_error: OutputError | None = None
@@ -184,17 +186,21 @@ class Service:
         for finding in config.warnings:
             log.warning("%s", finding.format())
 
-        material = KeyMaterial(config)
+        # Material whose files fail to load now keeps its last good state from
+        # the configuration being replaced, as it would without the reload.
+        material = KeyMaterial(config, previous=self.material)
         jobs = {name: _JobState(config.jobs[name], material) for name in scheduled}
         # Planning before scheduling keeps the first runs on time, and it logs
         # the certificate of each job, or why the job cannot start, at once.
         for state in jobs.values():
             self._planned(state)
+        material.release_previous()
         _freeze_long_lived_objects()
         self._planned_in_pass = False
 
         self._reschedule(jobs)
         self.jobs = jobs
+        self.material = material
 
     def _reschedule(self, jobs: dict[str, _JobState]) -> None:
         """Schedule new jobs and jobs whose timing changed; drop removed ones."""
@@ -247,12 +253,8 @@ class Service:
     def _planned(self, state: _JobState) -> list[PlannedCall]:
         """Return the job's calls, planned again when its key material changed."""
         job = state.defined.model
-        for changed in state.material.reload_changed(job):
-            log.info(
-                "%s of job '%s' changed on disk; loading it again",
-                changed,
-                state.defined.name,
-            )
+        for reload in state.material.reload_changed(job):
+            _log_reload(state.defined.name, reload)
         if state.calls is None or state.versions != state.material.versions(job):
             # TODO: the executor keeps the connection pool of replaced key material
             # open until the service stops, so each rotation or reload leaves one
@@ -386,6 +388,25 @@ class Service:
         )
         os.close(self._wake_read)
         os.close(self._wake_write)
+
+
+def _log_reload(job: str, reload: MaterialReload) -> None:
+    """Log key material loaded again, or changed files that fail to load."""
+    if reload.error is None:
+        log.info(
+            "%s of job '%s' changed on disk and was loaded again", reload.subject, job
+        )
+        return
+    log.error(
+        "job '%s': %s changed on disk but cannot be loaded from %s: %s (hint: %s); "
+        "%s, and the load is retried before the next run",
+        job,
+        reload.subject,
+        ", ".join(reload.files),
+        reload.error.message,
+        reload.error.hint,
+        reload.kept,
+    )
 
 
 def _freeze_long_lived_objects() -> None:

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from runner.config.loader import load_config
+from runner.execution.material import KeyMaterial
 from runner.execution.once import run_once
-from runner.execution.plan import KeyMaterial, PlannedCall, plan_calls
+from runner.execution.plan import PlannedCall, plan_calls
 from runner.report.records import Record
 from runner.transport.executor import Executor
 from runner.transport.request import Request, Response

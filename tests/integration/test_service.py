@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from runner.demo.server import MtlsServer
+from runner.tls.certinfo import fingerprint
 from tests.conftest import Pki
 
 STOP_BOUND_S = 10.0
@@ -127,10 +128,13 @@ def job_text(
     name: str = "probe",
     schedule: str = "every 1s",
     identity_file: Path | None = None,
+    key_file: Path | None = None,
     timeout: str = "5s",
 ) -> str:
     certificate = identity_file or pki.path("client-cert.pem")
     key = "" if identity_file else f"    key: {pki.path('client-key.pem')}\n"
+    if key_file is not None:
+        key = f"    key: {key_file}\n"
     return (
         "version: 1\n"
         "identities:\n"
@@ -361,6 +365,77 @@ def test_rotation_is_logged(
     service.wait_for_log("presents certificate CN=client-rsa,O=mtls-runner")
     service.stop()
     assert "identity 'client-probe' of job 'probe' changed on disk" in service.stderr
+
+
+def test_half_rotated_pair_keeps_last_good(
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    tmp_path: Path,
+    write_job: Callable[..., Path],
+    start_service: Callable[..., ServiceProcess],
+) -> None:
+    server = mtls_server()
+    certificate = tmp_path / "client-cert.pem"
+    key = tmp_path / "client-key.der"
+    _write_atomically(certificate, pki.client.certificate_pem())
+    _write_atomically(key, pki.client.key_der())
+    text = job_text(pki, server.url("/whoami"), identity_file=certificate, key_file=key)
+    service = start_service(write_job(text))
+    service.next_record()
+    old_sha256 = fingerprint(pki.client.certificate)
+
+    # The new certificate arrives first; its key follows three runs later.
+    _write_atomically(certificate, pki.client_rsa.certificate_pem())
+    service.wait_for_log("changed on disk but cannot be loaded")
+    window = [service.next_record() for _ in range(3)]
+    errors_in_window = service.stderr.count("changed on disk but cannot be loaded")
+    _write_atomically(key, pki.client_rsa.key_der())
+    after = service.wait_for_record(
+        lambda r: (r["identity"] or {}).get("subject") == "CN=client-rsa,O=mtls-runner"
+    )
+    service.stop()
+
+    assert [r["ok"] for r in window] == [True, True, True]
+    assert [r["identity"]["sha256"] for r in window] == [old_sha256] * 3
+    assert {json.loads(r["body"])["subject"] for r in window} == {
+        "CN=client-ec,O=mtls-runner"
+    }
+    assert errors_in_window >= 3
+    error_line = next(
+        line for line in service.stderr_lines if "cannot be loaded" in line
+    )
+    assert error_line.startswith("mtls-runner: ERROR: job 'probe': identity ")
+    assert f"cannot be loaded from {certificate}, {key}:" in error_line
+    assert "the private key does not match any certificate" in error_line
+    assert (
+        f"the previous certificate CN=client-ec,O=mtls-runner (SHA-256 {old_sha256}) "
+        "is still presented, and the load is retried before the next run"
+    ) in error_line
+    assert after["ok"] is True
+    assert json.loads(after["body"])["subject"] == "CN=client-rsa,O=mtls-runner"
+
+
+def test_mismatched_pair_at_start_fails_job(
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    tmp_path: Path,
+    write_job: Callable[..., Path],
+    start_service: Callable[..., ServiceProcess],
+) -> None:
+    # Control: without a last good identity the job fails, and the server sees
+    # no connection from it.
+    server = mtls_server()
+    certificate = tmp_path / "client-cert.pem"
+    key = tmp_path / "client-key.der"
+    _write_atomically(certificate, pki.client_rsa.certificate_pem())
+    _write_atomically(key, pki.client.key_der())
+    text = job_text(pki, server.url("/whoami"), identity_file=certificate, key_file=key)
+    service = start_service(write_job(text))
+    record = service.next_record()
+    service.stop()
+    assert record["ok"] is False
+    assert record["error"]["kind"] == "identity_invalid"
+    assert server.stats.connections == 0
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -15,7 +15,8 @@ from runner.config.http_syntax import (
     split_authority,
 )
 from runner.config.loader import load_config
-from runner.execution.plan import KeyMaterial, plan_calls
+from runner.execution.material import KeyMaterial
+from runner.execution.plan import plan_calls
 from runner.transport.transfer import header_line
 from tests.conftest import Pki
 
