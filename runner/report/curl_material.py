@@ -50,6 +50,10 @@ def identity_options(command: CurlCommand, defined: Defined[Identity]) -> None:
     command.add("--cert", _absolute(certificate))
     if model.key is not None:
         _key_options(command, defined, defined.path(model.key))
+    else:
+        # The key sits in the certificate file, where curl finds it too,
+        # unless its encryption needs the legacy provider.
+        _key_options(command, defined, certificate, in_certificate_file=True)
     _password_option(command, defined, model.password)
     if model.chain:
         files = " ".join(shlex.quote(_absolute(defined.path(c))) for c in model.chain)
@@ -119,13 +123,20 @@ def _pkcs12_options(
     )
 
 
-def _key_options(command: CurlCommand, defined: Defined[Identity], key: Path) -> None:
+def _key_options(
+    command: CurlCommand,
+    defined: Defined[Identity],
+    key: Path,
+    *,
+    in_certificate_file: bool = False,
+) -> None:
     data = _read(key)
     pem = _is_pem(data)
     cipher = _cipher(data, pem)
     legacy = cipher in LEGACY_CIPHERS
     if pem and not legacy:
-        command.add("--key", _absolute(key))
+        if not in_certificate_file:
+            command.add("--key", _absolute(key))
         return
     if not pem and cipher is None:
         command.add("--key-type", "DER", "--key", _absolute(key))

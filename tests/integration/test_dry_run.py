@@ -12,7 +12,7 @@ import pytest
 
 from runner.demo.server import MtlsServer
 from tests.conftest import CliResult, Pki
-from tests.openssl_files import legacy_pkcs12
+from tests.openssl_files import des_encrypted_key, legacy_pkcs12
 
 
 def job_text(pki: Pki, url: str, *extra: str, identity: str = "client") -> str:
@@ -321,6 +321,36 @@ def test_encrypted_der_key_fails_in_curl_directly(
         tmp_path,
     )
     assert completed.returncode == 58, completed.stderr
+
+
+@needs_curl_and_openssl
+def test_des_key_command_works(
+    mtls_server: Callable[..., MtlsServer],
+    pki: Pki,
+    run_cli: Callable[..., CliResult],
+    write_job: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = des_encrypted_key(pki, tmp_path, "pass-word")
+    server = mtls_server()
+    text = identity_job(
+        pki,
+        server.url("/whoami"),
+        [
+            f"certificate: {pki.path('client-cert.pem')}",
+            f"key: {key}",
+            "password: {env: DRY_KEY_PASS}",
+        ],
+    )
+    monkeypatch.setenv("DRY_KEY_PASS", "pass-word")
+    result = run_cli("run", "--dry-run", str(write_job(text)))
+    (conversion,) = note_commands(result.stdout)
+    folder = tmp_path / "shell"
+    folder.mkdir()
+    completed = paste(f"{conversion}\n{curl_lines(result.stdout)}", folder)
+    assert completed.returncode == 0, completed.stderr
+    assert '"subject": "CN=client-ec,O=mtls-runner"' in completed.stdout
 
 
 @needs_curl_and_openssl

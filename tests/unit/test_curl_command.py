@@ -294,3 +294,23 @@ def test_rc2_pkcs12_gets_conversion(pki: Pki, tmp_path: Path) -> None:
         f"with: openssl pkcs12 -legacy -in {path} -passin env:P12_PASS "
         "-passout env:P12_PASS -out mtls-runner-client.pem"
     ) in text
+
+
+def test_des_key_in_certificate_file_gets_conversion(pki: Pki, tmp_path: Path) -> None:
+    key = des_encrypted_key(pki, tmp_path, "pass-word")
+    combined = tmp_path / "client.pem"
+    combined.write_bytes(pki.client.certificate_pem() + key.read_bytes())
+    client = identity(pki, certificate=str(combined), password="pass-word")
+    text = command(pki, client=client)
+    assert f"--cert {combined}" in text
+    assert "--key mtls-runner-client-key.pem" in text
+    assert f"-in {combined} -out mtls-runner-client-key.pem" in text
+
+
+def test_key_in_certificate_file_needs_no_key(pki: Pki, tmp_path: Path) -> None:
+    combined = tmp_path / "client.pem"
+    combined.write_bytes(pki.client.certificate_pem() + pki.client.key_pem(b"pw-1"))
+    client = identity(pki, certificate=str(combined), password="pw-1")
+    text = command(pki, client=client)
+    assert f"--cert {combined}" in text
+    assert "--key" not in text
