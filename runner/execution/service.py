@@ -256,9 +256,8 @@ class Service:
         for reload in state.material.reload_changed(job):
             _log_reload(state.defined.name, reload)
         if state.calls is None or state.versions != state.material.versions(job):
-            # TODO: the executor keeps the connection pool of replaced key material
-            # open until the service stops, so each rotation or reload leaves one
-            # idle multi handle and its connections behind.
+            # The executor closes the connection pool of replaced key material
+            # once it has been unused for as long as libcurl keeps connections.
             state.calls = plan_job(
                 state.defined, state.material, self.environ, self.body_limit
             )

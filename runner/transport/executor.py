@@ -23,6 +23,7 @@ import logging
 import os
 import select
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 import pycurl
 
 from runner.errors import OutputError
-from runner.transport.connections import ConnectionTracker
+from runner.transport.connections import MAX_IDLE_S, ConnectionTracker
 from runner.transport.request import Request, Response
 from runner.transport.transfer import Transfer
 
@@ -57,6 +58,7 @@ class _Pool:
     # Transfers that inspect TLS and have not yet shared their handshake facts.
     inspecting: set[Transfer] = field(default_factory=set)
     active: int = 0
+    last_used: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Executor:
         self,
         concurrency: int = DEFAULT_CONCURRENCY,
         per_host: int | None = None,
+        pool_idle_seconds: float = MAX_IDLE_S,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -92,6 +95,11 @@ class Executor:
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
         self.max_active_seen = 0
+        # A pool unused this long holds only connections libcurl has expired, so
+        # closing it loses nothing. Pools of rotated key material, of reloaded
+        # configurations and of removed jobs go this way.
+        self.pool_idle_seconds = pool_idle_seconds
+        self._next_sweep = time.monotonic() + pool_idle_seconds
 
     def submit(self, request: Request, callback: Callback) -> None:
         """Queue a request; ``callback`` runs in the executor's thread when done."""
@@ -132,6 +140,7 @@ class Executor:
                 self.step(IDLE_POLL_MS)
             else:
                 self._wait(IDLE_POLL_MS, transfers=False)
+            self.close_unused_pools()
 
     def step(self, max_wait_ms: int) -> None:
         """Start what the limits allow, advance transfers, then wait for activity.
@@ -146,6 +155,30 @@ class Executor:
             self._perform_all()
         if self._active:
             self._wait(max_wait_ms)
+
+    @property
+    def pool_count(self) -> int:
+        return len(self._pools)
+
+    def close_unused_pools(self, now: float | None = None) -> None:
+        """Close the pools that no call has used for ``pool_idle_seconds``.
+
+        Checks at most once per ``pool_idle_seconds`` unless ``now`` is given.
+        """
+        moment = time.monotonic() if now is None else now
+        if now is None and moment < self._next_sweep:
+            return
+        self._next_sweep = moment + self.pool_idle_seconds
+        for key, pool in list(self._pools.items()):
+            if pool.active or moment - pool.last_used < self.pool_idle_seconds:
+                continue
+            for handle in pool.idle:
+                handle.close()
+            pool.multi.close()
+            del self._pools[key]
+            log.debug(
+                "closed a connection pool unused for %.0f s", moment - pool.last_used
+            )
 
     def close(self) -> None:
         """Close every handle and connection; the executor cannot be used after."""
@@ -204,6 +237,7 @@ class Executor:
             return
         pool.multi.add_handle(handle)
         pool.active += 1
+        pool.last_used = time.monotonic()
         if transfer.inspect_tls:
             pool.inspecting.add(transfer)
         self._per_host[host] = self._per_host.get(host, 0) + 1
@@ -255,6 +289,7 @@ class Executor:
         pool.inspecting.discard(transfer)
         pool.multi.remove_handle(handle)
         pool.active -= 1
+        pool.last_used = time.monotonic()
         self._per_host[active.host] -= 1
         _fill_tls_facts(pool, response)
         pool.connections.finished(

@@ -7,6 +7,7 @@ wrong subject in its record.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,30 @@ def test_resolve_entries_stay_in_their_job(
 
     assert mapped[0]["ok"] is True
     assert unmapped[0]["status"] is None
+
+
+def test_unused_pool_closed_then_rebuilt(
+    nginx: Callable[..., NginxServer],
+    pki: Pki,
+    write_job: Callable[..., Path],
+) -> None:
+    """Pools of replaced key material do not pile up in a long-running service."""
+    server = nginx()
+    path = write_job(
+        keystores(pki) + "\n    jobs:" + job("as-ec", server.url("/whoami"), 2, "ec")
+    )
+    calls = plan(path)
+    executor = Executor(concurrency=2)
+    try:
+        run_tick(calls, executor)
+        executor.close_unused_pools(now=time.monotonic())
+        kept = executor.pool_count
+        executor.close_unused_pools(now=time.monotonic() + executor.pool_idle_seconds)
+        closed = executor.pool_count
+        again = run_tick(calls, executor)
+    finally:
+        executor.close()
+
+    assert kept == 1
+    assert closed == 0
+    assert [r["ok"] for r in again] == [True, True]
