@@ -164,7 +164,8 @@ mtls-runner takes {ours / theirs:.0%} of check-jsonschema's median time (aim: un
 durations, schedules, references and duplicate names across files.
 
 - Machine: {machine()}.
-- Taken on a machine shared with other work, so expect noise of tens of percent.
+- Load average at the start of the run: {os.getloadavg()[0]:.2f}; single runs
+  vary by tens of percent on a busy machine.
 - PyYAML {versions["PyYAML"]} with libyaml; pydantic {versions["pydantic"]}.
 - Command: `python benchmarks/validate_bench.py --files {count} --repeat {repeat}`
   (or `make bench-validate`).

@@ -24,6 +24,7 @@ from runner.demo.run import DEMO_DURATION_S, run_demo
 from runner.diagnosis.doctor import diagnose_call
 from runner.errors import ConfigError, MtlsRunnerError, OutputClosed, OutputError
 from runner.execution.dryrun import dry_run
+from runner.execution.gcfreeze import freeze_long_lived_objects
 from runner.execution.material import KeyMaterial
 from runner.execution.once import run_once
 from runner.execution.plan import plan_calls
@@ -321,6 +322,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.once:
             material = KeyMaterial(config)
             calls = plan_calls(config, jobs, material, body_limit=args.body_limit)
+            freeze_long_lived_objects()
             return 0 if run_once(calls, executor, sink) else 1
         return _serve(args, config, executor, sink)
     finally:

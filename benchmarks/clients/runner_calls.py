@@ -14,6 +14,7 @@ import os
 import time
 
 from runner.config.loader import load_config
+from runner.execution.gcfreeze import freeze_long_lived_objects
 from runner.execution.material import KeyMaterial
 from runner.execution.once import CallRunner
 from runner.execution.plan import PlannedCall, plan_calls
@@ -32,6 +33,7 @@ def main() -> None:
     config = load_config([args.job_file])
     calls = plan_calls(config, list(config.jobs), KeyMaterial(config))
     executor = Executor(args.concurrency, args.host_concurrency)
+    freeze_long_lived_objects()  # as run --once does after planning
     with open(os.devnull, "w") as devnull:
         sink = JsonLinesSink(devnull)
         profiler = cProfile.Profile() if args.profile else None

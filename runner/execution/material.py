@@ -158,9 +158,11 @@ class KeyMaterial:
         entry = self._entries.get(key)
         if entry is None:
             return None
+        now = self.clock()
+        if now - entry.checked < self.check_interval and entry.failure is None:
+            return None  # the common case, kept cheap for bursts of due jobs
         subject = _subject(key)
         files = tuple(str(source.path) for source in entry.sources)
-        now = self.clock()
         if now - entry.checked >= self.check_interval:
             entry.checked = now
             signature = file_signature(entry.sources)

@@ -9,6 +9,7 @@ MIN_SECRET_LENGTH characters.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,6 +29,7 @@ _URL_HEADERS = frozenset({"location", "content-location"})
 _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"']+")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """Return whether a header or query parameter name suggests a credential."""
     return bool(_SECRET_NAME.search(name))
