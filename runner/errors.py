@@ -4,7 +4,7 @@ Every user-facing exception carries the process exit code it leads to::
 
     MtlsRunnerError                 base class, exit 2
     ├── UsageError                  bad command line or a path that does not exist
-    ├── ConfigError                 job files that cannot run; holds every Finding
+    ├── ConfigError                 job files that cannot run, with every Finding
     ├── PlatformError               the linked libcurl lacks OpenSSL or blob options
     ├── OutputError                 records or reports cannot be written (a full disk)
     │   └── OutputClosed            the reader of a pipe went away, exit 141
@@ -130,7 +130,7 @@ class IdentityError(JobError):
 
 
 class TruststoreError(JobError):
-    """A truststore that cannot be loaded or holds no certificate."""
+    """A truststore that cannot be loaded or contains no certificate."""
 
     kind = ErrorKind.TRUSTSTORE_INVALID
 

@@ -11,7 +11,7 @@ Decisions that differ between tools:
   UTF-8 before the request is sent, as browsers do (libcurl 8 would send the raw
   bytes). A non-ASCII host name is rejected with its IDNA (``xn--``) form in the
   hint, because the pycurl wheels have no IDN support.
-- Spaces and control characters are rejected in URLs (libcurl answers "Bad path").
+- Spaces and control characters are rejected in URLs (libcurl reports "Bad path").
 - Header values are sent as ISO-8859-1 bytes, as Python's http.client does, so
   characters above U+00FF are rejected. CR, LF and other control characters
   except the horizontal tab are rejected, because they would end the header line.

@@ -2,7 +2,7 @@
 
 The demo runs its jobs against it, and the tests use it for TLS alert cases under
 TLS 1.2 and 1.3. Each connection is served in its own thread, so a client that
-never finishes its handshake holds up nobody else.
+never finishes its handshake delays no other client.
 
 Routes: ``/health`` (200 "UP"), ``/whoami`` (the client certificate's subject as
 JSON), ``/status/CODE``, ``/bytes/COUNT``, ``/chunked/COUNT`` (COUNT bytes without

@@ -46,7 +46,7 @@ CHECK_INTERVAL_S = 0.5
 
 @dataclass(frozen=True)
 class MaterialReload:
-    """What ``reload_changed`` did with one identity's or truststore's files.
+    """The outcome of ``reload_changed`` for one identity's or truststore's files.
 
     ``error`` is None when changed files were loaded again. Otherwise the files
     failed to load, ``kept`` names the material still in use, and the load is

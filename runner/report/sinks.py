@@ -1,7 +1,8 @@
-"""Where response records go: JSON lines, a response log, readable console lines.
+"""Record sinks: JSON lines, a response log and readable console lines.
 
-A record that cannot be written raises OutputError (OutputClosed for a pipe whose
-reader went away), and the run stops, because every later record would be lost too.
+A record that cannot be written raises OutputError, or OutputClosed for a pipe
+whose reader went away. The run then stops, because every later record would be
+lost too.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Whatever the input format, the result is one unencrypted PKCS#8 PEM key and one PEM
 chain that starts with the leaf: the certificate whose public key matches the
-private key. Chain certificates may come in any order and from several files; they
-are sorted from the leaf towards the root by issuer, and any that do not link up
-follow in the order given.
+private key. Chain certificates may come in any order and from several files.
+They are sorted from the leaf towards the root by issuer, and any that do not
+link up follow in the order given.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ client certificate arrives after the handshake, as a read or send error (curl 55
 or 56); under TLS 1.2 a missing certificate is a generic handshake failure (35);
 a client certificate rejected under TLS 1.2 can surface as code 60, which reads
 as if the server's certificate had failed; and nginx finishes the handshake and
-answers HTTP 400. The rules below therefore look, in order, at gateway error
+responds with HTTP 400. The rules below therefore look, in order, at gateway error
 pages, at mistakes in the client's own key material, at timeouts and refused
 connections, at alerts received from the server, at the verification of the
 server's certificate, and at connections closed right after the handshake.

@@ -47,7 +47,7 @@ SIGNATURES = (
 )
 
 
-# TODO: add Apache httpd (mod_ssl answers 403 when TLS 1.3 post-handshake
+# TODO: add Apache httpd (mod_ssl responds with 403 when TLS 1.3 post-handshake
 # authentication fails), HAProxy and Envoy once tests can start them here.
 
 

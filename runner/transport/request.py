@@ -1,4 +1,4 @@
-"""What the transport sends and what it brings back, free of job-file types."""
+"""Requests the transport sends and responses it returns, free of job-file types."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class ServerCertificate:
 
 @dataclass
 class Response:
-    """What one transfer produced, whether it completed or failed."""
+    """The outcome of one transfer, whether it completed or failed."""
 
     curl_code: int = 0
     curl_message: str = ""

@@ -12,10 +12,10 @@ costs Python callbacks on every call. CURLOPT_CERTINFO is always on: libcurl
 collects the server's chain only during a handshake, so it costs nothing on a
 reused connection.
 
-Memory per call is bounded: the body callback keeps ``body_limit`` bytes and counts
-the rest, and ``max_response_bytes`` stops a call through CURLOPT_MAXFILESIZE_LARGE
-(which libcurl applies to Content-Length, and since 8.4.0 while the body arrives)
-and through the body callback for older libcurl.
+Memory per call is bounded, because the body callback keeps ``body_limit`` bytes
+and counts the rest. ``max_response_bytes`` stops a call through
+CURLOPT_MAXFILESIZE_LARGE, which libcurl applies to Content-Length and, since
+8.4.0, while the body arrives. The body callback enforces it for older libcurl.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Failure kinds when no TLS server answers: nothing listening, a silent peer."""
+"""Failure kinds when no TLS server responds: nothing listening, a silent peer."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.integration.calls import one_call_job, run_one
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """Listen on 127.0.0.1 and never accept: the kernel completes TCP handshakes
-    into the backlog, so clients connect and then wait for a TLS answer."""
+    into the backlog, so clients connect and then wait for a TLS response."""
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(8)

@@ -1,6 +1,6 @@
 """Failure kinds against a real nginx, which refuses over HTTP after the handshake.
 
-nginx with ssl_verify_client finishes every handshake and answers 400 with a page
+nginx with ssl_verify_client finishes every handshake and responds with 400 with a page
 naming the problem, so libcurl sees a completed transfer.
 """
 
